@@ -1,0 +1,112 @@
+"""Domain errors. Each carries the facts; the HTTP layer and the bot each turn them into words."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+class DomainError(Exception):
+    """Base of everything a shop action can refuse."""
+
+
+@dataclass
+class NotFound(DomainError):
+    what: str
+    key: str
+
+    def __str__(self) -> str:
+        return f"No {self.what} {self.key!r}."
+
+
+@dataclass
+class InvalidField(DomainError):
+    """A value the domain itself rejects (a phone number, a reference)."""
+
+    field: str
+    received: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+@dataclass
+class InvalidTransition(DomainError):
+    reference: str
+    current: str
+    wanted: str
+    allowed: list[str]
+
+    def __str__(self) -> str:
+        allowed = ", ".join(self.allowed) or "none: it is final"
+        return f"Order {self.reference} is {self.current}; it cannot become {self.wanted}. Allowed next: {allowed}."
+
+
+@dataclass
+class Shortage:
+    product_id: str
+    name: str
+    barcode: str
+    wanted: int
+    available: int
+
+
+@dataclass
+class InsufficientStock(DomainError):
+    reference: str
+    shortages: list[Shortage]
+
+    def __str__(self) -> str:
+        short = "; ".join(f"{s.name} ({s.barcode}): need {s.wanted}, have {s.available}" for s in self.shortages)
+        return f"Not enough stock to confirm {self.reference}: {short}."
+
+
+@dataclass
+class PriceMismatch(DomainError):
+    """The client's prices, total or item count disagree with the catalog."""
+
+    reasons: list[str]
+    current_prices: dict[str, Decimal]
+    total: Decimal
+    item_count: int
+
+    def __str__(self) -> str:
+        return "Prices have changed: " + "; ".join(self.reasons) + "."
+
+
+@dataclass
+class ReferenceConflict(DomainError):
+    reference: str
+
+    def __str__(self) -> str:
+        return f"Order reference {self.reference} already exists with different content."
+
+
+@dataclass
+class StockBelowZero(DomainError):
+    product_id: str
+    barcode: str
+    available: int
+    delta: int
+
+    def __str__(self) -> str:
+        return f"Stock of {self.barcode} is {self.available}; a change of {self.delta:+d} would go below 0."
+
+
+@dataclass
+class DuplicateBarcode(DomainError):
+    barcode: str
+
+    def __str__(self) -> str:
+        return f"A product with barcode {self.barcode!r} already exists."
+
+
+@dataclass
+class NotAllowed(DomainError):
+    """An actor tried something that is not theirs to do (a customer cancelling a paid order...)."""
+
+    reason: str
+    details: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.reason

@@ -1,0 +1,27 @@
+"""Phone numbers in E.164, whatever way a customer or Twilio writes them."""
+from __future__ import annotations
+
+import phonenumbers
+
+from core.errors import InvalidField
+
+
+def to_e164(raw: str, region: str, field: str = "customerPhone") -> str:
+    """`0712 345 678` (region KE), `+254712345678` and `whatsapp:+254712345678` are one number."""
+    text = (raw or "").strip()
+    if text.lower().startswith("whatsapp:"):
+        text = text[len("whatsapp:"):]
+    try:
+        number = phonenumbers.parse(text, region.upper())
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise InvalidField(field, raw, f"{raw!r} is not a valid phone number (local numbers are read as region {region})")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def try_e164(raw: str, region: str) -> str | None:
+    try:
+        return to_e164(raw, region)
+    except InvalidField:
+        return None

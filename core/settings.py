@@ -1,0 +1,71 @@
+"""Settings from the environment (and a `.env` file), read once by the composition root."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$", re.IGNORECASE)
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(value: str | timedelta | None) -> timedelta | None:
+    """`90s`, `30m`, `6h`, `2d` -> timedelta; `off` (or empty) -> None."""
+    if value is None or isinstance(value, timedelta):
+        return value
+    if value.strip().lower() in ("", "off", "none", "0"):
+        return None
+    match = _DURATION.match(value)
+    if not match:
+        raise ValueError(f"{value!r} is not a duration: use e.g. 90s, 30m, 6h, 2d or off")
+    return timedelta(**{_UNITS[match[2].lower()]: int(match[1])})
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./orderdesk.db"
+    public_base_url: str = "http://127.0.0.1:8080"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_whatsapp_from: str = "whatsapp:+14155238886"
+    twilio_api_base_url: str = "https://api.twilio.com"
+    admin_phones: Annotated[list[str], NoDecode] = []
+    default_region: str = "US"
+    order_reference_prefix: str = "LEG"
+    admin_alert_new_orders: bool = True
+    shop_name: str = "Demo Shop"
+    currency: str = "KES"
+    payment_instructions: str = "Pay by M-PESA to till 123456 and send us the confirmation here."
+    api_compat: str = ""
+    cors_allowed_origins: Annotated[list[str], NoDecode] = []
+    handover_quiet: timedelta | None = timedelta(hours=2)
+    orderdesk_env: str = "development"
+    metrics_token: str | None = None
+
+    @field_validator("admin_phones", "cors_allowed_origins", mode="before")
+    @classmethod
+    def _commas(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @field_validator("handover_quiet", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        return parse_duration(value) if isinstance(value, str) else value
+
+    @property
+    def twilio_enabled(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+    @property
+    def shop_phone_digits(self) -> str:
+        return re.sub(r"\D", "", self.twilio_whatsapp_from)

@@ -1,0 +1,49 @@
+"""API tokens: random, shown once, stored as a SHA-256 hash, bound to a role (and a phone for customers)."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from enum import StrEnum
+
+from sqlalchemy import select
+
+from core.errors import InvalidField, NotFound
+from core.models import ApiToken
+from core.phones import to_e164
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    STAFF = "staff"
+    CUSTOMER = "customer"
+
+
+STAFF_ROLES = frozenset({Role.ADMIN, Role.STAFF})
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_token(uow, *, name: str, role: Role, phone: str | None = None) -> str:
+    if role == Role.CUSTOMER and not phone:
+        raise InvalidField("phone", "", "a customer token needs --phone")
+    if await uow.session.scalar(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))):
+        raise InvalidField("name", name, f"a token named {name!r} exists; revoke it or pick another name")
+    token = "od_" + secrets.token_urlsafe(32)
+    uow.session.add(ApiToken(name=name, role=role.value, token_hash=_hash(token), created_at=uow.now(),
+                             phone=to_e164(phone, uow.settings.default_region, "phone") if phone else None))
+    return token
+
+
+async def revoke_token(uow, name: str) -> None:
+    row = await uow.session.scalar(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None)))
+    if row is None:
+        raise NotFound("active token", name)
+    row.revoked_at = uow.now()
+
+
+async def authenticate(uow, token: str) -> ApiToken | None:
+    return await uow.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == _hash(token), ApiToken.revoked_at.is_(None))
+    )

@@ -1,0 +1,53 @@
+"""The unit of work: one transaction, rolled back unless `commit()` is called."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.clock import SystemClock
+from core.settings import Settings
+
+
+class UnitOfWork:
+    """`async with uow:` opens a session; leaving without `commit()` rolls everything back.
+
+    It also carries what the operations need besides the database: settings, the clock, and
+    the hooks to call after a commit (waking the outbox sender, for one).
+    """
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        clock=None,
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self._after_commit = after_commit
+        self.session: AsyncSession | None = None
+
+    def __call__(self) -> UnitOfWork:
+        """A fresh unit of work with the same wiring: `async with uow() as tx:`."""
+        return UnitOfWork(self._sessionmaker, self.settings, self.clock, self._after_commit)
+
+    async def __aenter__(self) -> UnitOfWork:
+        self.session = self._sessionmaker()
+        await self.session.begin()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        # close() rolls back whatever was not committed and detaches the loaded objects
+        # unexpired, so a handler can still read them to build its answer.
+        await self.session.close()
+        self.session = None
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        if self._after_commit:
+            self._after_commit()
+
+    def now(self):
+        return self.clock.now()

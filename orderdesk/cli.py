@@ -1,0 +1,141 @@
+"""`orderdesk` command line (CONTRACT §1)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from core.settings import Settings
+
+log = logging.getLogger("orderdesk")
+
+
+def _uow(settings: Settings):
+    from core.db import make_engine, make_sessionmaker
+    from core.uow import UnitOfWork
+
+    engine = make_engine(settings.database_url)
+    return engine, UnitOfWork(make_sessionmaker(engine), settings)
+
+
+async def _in_transaction(settings: Settings, operation):
+    engine, uow = _uow(settings)
+    try:
+        async with uow() as tx:
+            result = await operation(tx)
+            await tx.commit()
+        return result
+    finally:
+        await engine.dispose()
+
+
+def cmd_serve(args, settings: Settings) -> int:
+    from aiohttp import web
+
+    from webhooks.app import create_app
+
+    if settings.orderdesk_env == "production" and not settings.twilio_enabled:
+        missing = [n for n, v in (("TWILIO_ACCOUNT_SID", settings.twilio_account_sid),
+                                  ("TWILIO_AUTH_TOKEN", settings.twilio_auth_token)) if not v]
+        print(f"ORDERDESK_ENV=production needs {' and '.join(missing)}; refusing to start.", file=sys.stderr)
+        return 2
+    web.run_app(create_app(settings), host=args.host, port=args.port, print=lambda *_: None,
+                access_log=None, handle_signals=True)
+    return 0
+
+
+def cmd_db(args, settings: Settings) -> int:
+    from core.migrate import upgrade
+
+    if args.db_command == "upgrade":
+        upgrade(settings.database_url)
+        print("database is up to date")
+        return 0
+    if args.db_command == "backup":
+        return _backup(settings, args.path)
+    return 2
+
+
+def _backup(settings: Settings, path: str) -> int:
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.database_url)
+    if not url.drivername.startswith("sqlite"):
+        print("db backup is for SQLite; for PostgreSQL use pg_dump", file=sys.stderr)
+        return 2
+    source = sqlite3.connect(url.database)
+    target = sqlite3.connect(path)
+    with target:
+        source.backup(target)  # SQLite's online backup: consistent while the server writes
+    source.close()
+    target.close()
+    print(f"backed up {url.database} to {path}")
+    return 0
+
+
+def cmd_token(args, settings: Settings) -> int:
+    from core import tokens
+    from core.errors import DomainError
+
+    try:
+        if args.token_command == "create":
+            secret = asyncio.run(_in_transaction(settings, lambda tx: tokens.create_token(
+                tx, name=args.name, role=tokens.Role(args.role), phone=args.phone)))
+            print(f"created {args.role} token {args.name!r}; it is shown once:")
+            print(secret)
+        else:
+            asyncio.run(_in_transaction(settings, lambda tx: tokens.revoke_token(tx, args.name)))
+            print(f"revoked {args.name!r}")
+    except DomainError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_seed_demo(args, settings: Settings) -> int:
+    from core import catalog
+
+    added = asyncio.run(_in_transaction(settings, catalog.seed_demo))
+    print(f"demo catalog: {added} product(s) added, {len(catalog.DEMO_CATALOG) - added} already there")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="orderdesk", description="WhatsApp order intake for small shops.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="HTTP API, webhooks, outbound sender and jobs in one process")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database schema and backups")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply migrations (safe to run twice)")
+    backup = db_sub.add_parser("backup", help="online backup of a SQLite database")
+    backup.add_argument("path")
+    db.set_defaults(func=cmd_db)
+
+    token = sub.add_parser("token", help="API tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="create a token; printed alone on the last line")
+    create.add_argument("--role", required=True, choices=["admin", "staff", "customer"])
+    create.add_argument("--name", required=True)
+    create.add_argument("--phone")
+    revoke = token_sub.add_parser("revoke", help="revoke a token by name")
+    revoke.add_argument("name")
+    token.set_defaults(func=cmd_token)
+
+    seed = sub.add_parser("seed-demo", help="load the demo catalog (idempotent)")
+    seed.set_defaults(func=cmd_seed_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    return args.func(args, Settings())

@@ -1,0 +1,1 @@
+"""The aiohttp application: REST API, Twilio webhooks, outbound sender, scheduled jobs."""

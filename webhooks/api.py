@@ -1,0 +1,205 @@
+"""REST routes for the storefront and the admins. Each handler: validate, one operation, one commit, answer."""
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from aiohttp import web
+from sqlalchemy import text
+
+from bot import replies
+from core import catalog, orders
+from core.errors import NotFound
+from core.models import Order, Product
+from core.tokens import STAFF_ROLES, Role
+from webhooks import keys, schemas as s
+from webhooks.routing import Call, Route
+
+STAFF = STAFF_ROLES
+OWNER = frozenset({Role.ADMIN, Role.STAFF, Role.CUSTOMER})
+
+
+def json(model, status: int = 200) -> web.Response:
+    return web.json_response(model.model_dump(mode="json", by_alias=True), status=status)
+
+
+def product_out(p: Product) -> s.ProductOut:
+    return s.ProductOut(id=p.id, name=p.name, barcode=p.barcode, price=p.price, discounted_price=p.discounted_price,
+                        stock_quantity=p.stock_quantity, in_stock=p.in_stock, sizes=p.sizes, colors=p.colors,
+                        image_url=p.image_url, image_urls=p.image_urls, description=p.description,
+                        category=p.category, created_at=p.created_at, updated_at=p.updated_at)
+
+
+def order_out(o: Order, model=s.OrderOut, **extra) -> s.OrderOut:
+    return model(
+        id=o.id, order_reference=o.reference, customer_name=o.customer_name, customer_phone=o.customer_phone,
+        customer_address=o.customer_address, notes=o.notes, status=o.status, payment_status=o.payment_status,
+        total=o.total, item_count=o.item_count,
+        items=[s.OrderItemOut(product_id=i.product_id, product_name=i.product_name, product_barcode=i.product_barcode,
+                              product_image=i.product_image, quantity=i.quantity, unit_price=i.unit_price,
+                              selected_size=i.selected_size, selected_color=i.selected_color, subtotal=i.subtotal)
+               for i in o.items],
+        history=[s.HistoryOut(from_=h.from_status, to=h.to_status, at=h.at, by=h.actor, note=h.note)
+                 for h in o.history],
+        payment_proofs=[], created_at=o.created_at, updated_at=o.updated_at, **extra)
+
+
+# --- system -----------------------------------------------------------------------------------
+
+async def health(call: Call) -> web.Response:
+    try:
+        async with call.uow() as tx:
+            await tx.session.execute(text("SELECT 1"))
+    except Exception:  # any failure to reach the database is "unavailable", by design
+        return json(s.Health(status="unavailable"), 503)
+    return json(s.Health(status="ok"))
+
+
+# --- products ---------------------------------------------------------------------------------
+
+async def list_products(call: Call) -> web.Response:
+    q = call.query
+    async with call.uow() as tx:
+        rows = await catalog.list_products(tx, catalog.ProductFilter(q.search, q.category, q.in_stock, q.ordering))
+    return web.json_response([product_out(p).model_dump(mode="json", by_alias=True) for p in rows])
+
+
+def _product_fields(body: s.ProductCreate | s.ProductUpdate) -> dict:
+    fields = body.model_dump(exclude_unset=True, exclude={"image_url"})
+    if body.image_url is not None and not fields.get("image_urls"):
+        fields["image_urls"] = [body.image_url]
+    return fields
+
+
+async def create_product(call: Call) -> web.Response:
+    async with call.uow() as tx:
+        product = await catalog.create_product(tx, actor=call.actor, **_product_fields(call.body))
+        await tx.commit()
+    return json(product_out(product), 201)
+
+
+async def get_product(call: Call) -> web.Response:
+    async with call.uow() as tx:
+        product = await catalog.get_product(tx, call.request.match_info["id"])
+    return json(product_out(product))
+
+
+async def update_product(call: Call) -> web.Response:
+    async with call.uow() as tx:
+        product = await catalog.update_product(tx, call.request.match_info["id"], actor=call.actor,
+                                               **_product_fields(call.body))
+        await tx.commit()
+    return json(product_out(product))
+
+
+async def adjust_stock(call: Call) -> web.Response:
+    async with call.uow() as tx:
+        product = await catalog.adjust_stock(tx, call.request.match_info["id"], call.body.delta,
+                                             call.body.reason, call.actor)
+        await tx.commit()
+    return json(product_out(product))
+
+
+# --- orders -----------------------------------------------------------------------------------
+
+def whatsapp_url(settings, reference: str) -> str:
+    text_ = replies.storefront_prefill(settings.shop_name, reference)
+    return f"https://wa.me/{settings.shop_phone_digits}?text={quote(text_)}"
+
+
+async def create_order(call: Call) -> web.Response:
+    b = call.body
+    new = orders.NewOrder(
+        reference=b.order_reference, customer_name=b.customer_name, customer_phone=b.customer_phone,
+        customer_address=b.customer_address, notes=b.notes, total=b.total, item_count=b.item_count,
+        items=[orders.NewItem(quantity=i.quantity, product_id=i.product_id, barcode=i.barcode,
+                              unit_price=i.unit_price, selected_size=i.selected_size,
+                              selected_color=i.selected_color) for i in b.items])
+    async with call.uow() as tx:
+        outcome = await orders.create_order(tx, new, actor=call.actor)
+        await tx.commit()
+    order = outcome.order
+    return json(order_out(order, s.OrderCreated, whatsapp_url=whatsapp_url(call.settings, order.reference)),
+                201 if outcome.changed else 200)
+
+
+async def list_orders(call: Call) -> web.Response:
+    q = call.query
+    async with call.uow() as tx:
+        count, rows = await orders.list_orders(tx, status=q.status, search=q.search, limit=q.limit, offset=q.offset)
+    return json(s.OrderPage(count=count, limit=q.limit, offset=q.offset, results=[order_out(o) for o in rows]))
+
+
+async def my_orders(call: Call) -> web.Response:
+    q = call.query
+    async with call.uow() as tx:
+        count, rows = await orders.list_orders(tx, phone=call.token.phone, status=q.status, limit=q.limit,
+                                               offset=q.offset)
+    return json(s.OrderPage(count=count, limit=q.limit, offset=q.offset, results=[order_out(o) for o in rows]))
+
+
+async def get_order(call: Call) -> web.Response:
+    key = call.request.match_info["id"]
+    async with call.uow() as tx:
+        order = await orders.get_order(tx, key)
+    if call.token.role == Role.CUSTOMER and order.customer_phone != call.token.phone:
+        raise NotFound("order", key)  # another customer's order does not exist, as far as you can tell
+    return json(order_out(order))
+
+
+async def update_order(call: Call) -> web.Response:
+    key, b = call.request.match_info["id"], call.body
+    async with call.uow() as tx:
+        outcome = None
+        if b.status is not None:
+            outcome = await orders.change_status(tx, key, b.status, call.actor, note=b.note or "")
+        if b.note and not (outcome and outcome.changed):
+            outcome = await orders.add_note(tx, key, b.note, call.actor)
+        order = outcome.order if outcome else await orders.get_order(tx, key)
+        await tx.commit()
+    return json(order_out(order))
+
+
+async def confirm_order(call: Call) -> web.Response:
+    async with call.uow() as tx:
+        outcome = await orders.confirm_order(tx, call.request.match_info["id"], call.actor)
+        await tx.commit()
+    return json(order_out(outcome.order))
+
+
+async def cancel_order(call: Call) -> web.Response:
+    async with call.uow() as tx:
+        outcome = await orders.cancel_order(tx, call.request.match_info["id"], call.actor, call.body.reason)
+        await tx.commit()
+    return json(order_out(outcome.order))
+
+
+E = (400, 401, 403, 404, 409)
+ROUTES: list[Route] = [
+    Route("GET", "/health", health, "Liveness: the database answers", responses={200: s.Health, 503: s.Health},
+          tag="system"),
+    Route("GET", "/api/products/", list_products, "The catalog", query=s.ProductQuery,
+          responses={200: list[s.ProductOut]}, errors=(400,), tag="products"),
+    Route("POST", "/api/products/", create_product, "Add a product", roles=STAFF, body=s.ProductCreate,
+          responses={201: s.ProductOut}, errors=E, tag="products"),
+    Route("GET", "/api/products/{id}/", get_product, "One product", responses={200: s.ProductOut},
+          errors=(404,), tag="products"),
+    Route("PATCH", "/api/products/{id}/", update_product, "Change a product", roles=STAFF, body=s.ProductUpdate,
+          responses={200: s.ProductOut}, errors=E, tag="products"),
+    Route("POST", "/api/products/{id}/stock/", adjust_stock, "Adjust stock by a delta (never below 0)",
+          roles=STAFF, body=s.StockAdjust, responses={200: s.ProductOut}, errors=E, tag="products"),
+    Route("POST", "/api/orders/", create_order, "Create a pending order (guest checkout)", body=s.OrderCreate,
+          responses={201: s.OrderCreated, 200: s.OrderCreated}, errors=(400, 409), tag="orders"),
+    Route("GET", "/api/orders/", list_orders, "Orders, newest first", roles=STAFF, query=s.OrderQuery,
+          responses={200: s.OrderPage}, errors=(400, 401, 403), tag="orders"),
+    Route("GET", "/api/orders/my-orders/", my_orders, "The orders of the customer token's phone",
+          roles=frozenset({Role.CUSTOMER}), query=s.OrderQuery, responses={200: s.OrderPage},
+          errors=(400, 401, 403), tag="orders"),
+    Route("GET", "/api/orders/{id}/", get_order, "One order, by UUID or reference", roles=OWNER,
+          responses={200: s.OrderOut}, errors=(401, 403, 404), tag="orders"),
+    Route("PATCH", "/api/orders/{id}/", update_order, "Change status (any letter case) or add a note",
+          roles=STAFF, body=s.OrderUpdate, responses={200: s.OrderOut}, errors=E, tag="orders"),
+    Route("POST", "/api/orders/{id}/confirm/", confirm_order, "Confirm: reduce stock for every item, or none",
+          roles=STAFF, responses={200: s.OrderOut}, errors=E, tag="orders"),
+    Route("POST", "/api/orders/{id}/cancel/", cancel_order, "Cancel; restocks what a confirm took, once",
+          roles=STAFF, body=s.CancelRequest, responses={200: s.OrderOut}, errors=E, tag="orders"),
+]

@@ -1,0 +1,13 @@
+"""Typed application keys: everything create_app wires, in one place."""
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.settings import Settings
+from core.uow import UnitOfWork
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+UOW = web.AppKey("uow", UnitOfWork)
+CLOCK = web.AppKey("clock", object)

@@ -1,0 +1,93 @@
+"""Errors -> RFC 9457 problem+json, through one table. Nothing here re-checks a rule."""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from core import errors
+
+log = logging.getLogger("orderdesk.http")
+PROBLEM = "application/problem+json"
+
+
+def problem(status: int, slug: str, title: str, detail: str, **extra) -> web.Response:
+    body = {"type": f"/problems/{slug}", "title": title, "status": status, "detail": detail, **extra}
+    return web.Response(status=status, text=json.dumps(body, default=str), content_type=PROBLEM)
+
+
+def _shortages(e: errors.InsufficientStock) -> dict:
+    return {"shortages": [{"productId": s.product_id, "name": s.name, "barcode": s.barcode,
+                           "wanted": s.wanted, "available": s.available} for s in e.shortages]}
+
+
+# Domain error -> (status, slug, title, extra members from the error's facts)
+TABLE: dict[type[errors.DomainError], tuple[int, str, str, Callable]] = {
+    errors.NotFound: (404, "not-found", "Not found", lambda e: {}),
+    errors.InvalidField: (400, "validation", "Invalid request",
+                          lambda e: {"errors": [{"field": e.field, "message": e.message}]}),
+    errors.InvalidTransition: (409, "invalid-transition", "Status change not allowed",
+                               lambda e: {"currentStatus": e.current, "allowed": e.allowed}),
+    errors.InsufficientStock: (409, "insufficient-stock", "Not enough stock", _shortages),
+    errors.PriceMismatch: (409, "price-mismatch", "Prices have changed",
+                           lambda e: {"currentPrices": {k: f"{v:.2f}" for k, v in e.current_prices.items()},
+                                      "total": f"{e.total:.2f}", "itemCount": e.item_count}),
+    errors.ReferenceConflict: (409, "reference-conflict", "Order reference already used", lambda e: {}),
+    errors.StockBelowZero: (409, "stock-below-zero", "Stock cannot go below zero",
+                            lambda e: {"available": e.available}),
+    errors.DuplicateBarcode: (409, "duplicate-barcode", "Barcode already used", lambda e: {}),
+    errors.NotAllowed: (409, "not-allowed", "Not allowed", lambda e: {}),
+}
+
+
+def from_domain(exc: errors.DomainError) -> web.Response:
+    for cls in type(exc).__mro__:
+        if cls in TABLE:
+            status, slug, title, extra = TABLE[cls]
+            return problem(status, slug, title, str(exc), **extra(exc))
+    raise exc
+
+
+def from_validation(exc: ValidationError, where: str = "body") -> web.Response:
+    field_errors = []
+    for err in exc.errors(include_url=False):
+        field = _dotted(err["loc"]) or where
+        message = err["msg"]
+        if err["type"] not in ("missing", "extra_forbidden", "status") and _is_scalar(err.get("input")):
+            message = f"{message} (received {err['input']!r})"
+        field_errors.append({"field": field, "message": message})
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in field_errors[:5])
+    return problem(400, "validation", "Invalid request", detail, errors=field_errors)
+
+
+def _dotted(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _is_scalar(value: object) -> bool:
+    return isinstance(value, (str, int, float, bool)) and len(str(value)) <= 200
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except errors.DomainError as exc:
+        return from_domain(exc)
+    except ValidationError as exc:
+        return from_validation(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == PROBLEM:
+            raise
+        if request.path.startswith("/webhooks/"):
+            raise  # Twilio gets plain answers
+        return problem(exc.status, f"http-{exc.status}", exc.reason, exc.text or exc.reason)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem(500, "internal", "Internal error", "Something went wrong on our side; it has been logged.")

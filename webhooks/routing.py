@@ -1,0 +1,119 @@
+"""The API's route table: each row registers a handler and documents it in the OpenAPI document."""
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from core.models import ApiToken
+from core.tokens import Role, authenticate
+from webhooks import keys
+from webhooks.problems import from_validation, problem
+
+MAX_BODY = 1024 * 1024
+
+
+@dataclass
+class Call:
+    """What a handler gets besides the request: the validated body and query, and who is calling."""
+
+    request: web.Request
+    body: BaseModel | None
+    query: BaseModel | None
+    token: ApiToken | None
+
+    @property
+    def actor(self) -> str:
+        return f"token:{self.token.name}" if self.token else "storefront"
+
+    @property
+    def uow(self):
+        return self.request.app[keys.UOW]
+
+    @property
+    def settings(self):
+        return self.request.app[keys.SETTINGS]
+
+
+Handler = Callable[[Call], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    roles: frozenset[Role] | None = None  # None: anyone
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    responses: dict[int, type[BaseModel] | None] = field(default_factory=dict)
+    errors: tuple[int, ...] = ()
+    tag: str = "api"
+
+
+def add_routes(app: web.Application, routes: list[Route]) -> None:
+    for route in routes:
+        view = _view(route)
+        app.router.add_route(route.method, route.path, view)
+        if route.path.endswith("/") and route.path != "/":
+            app.router.add_route(route.method, route.path.rstrip("/"), view)
+
+
+def _view(route: Route):
+    async def view(request: web.Request) -> web.StreamResponse:
+        token = await _authorise(request, route.roles)
+        if isinstance(token, web.Response):
+            return token
+        body = query = None
+        if route.body is not None:
+            body = await _parse_body(request, route.body)
+            if isinstance(body, web.Response):
+                return body
+        if route.query is not None:
+            try:
+                query = route.query.model_validate(dict(request.query))
+            except ValidationError as exc:
+                return from_validation(exc, "query")
+        return await route.handler(Call(request, body, query, token))
+
+    view.__name__ = route.handler.__name__
+    return view
+
+
+async def _authorise(request: web.Request, roles: frozenset[Role] | None):
+    header = request.headers.get("Authorization", "")
+    if not header:
+        if roles is None:
+            return None
+        return problem(401, "unauthorized", "Unauthorized", "Send Authorization: Bearer <token>.")
+    scheme, _, secret = header.partition(" ")
+    token = None
+    if scheme.lower() == "bearer" and secret.strip():
+        async with request.app[keys.UOW]() as tx:
+            token = await authenticate(tx, secret.strip())
+    if token is None:
+        if roles is None:
+            return None  # a public route ignores a stale token rather than refusing a guest
+        return problem(401, "unauthorized", "Unauthorized", "The bearer token is unknown or revoked.")
+    if roles is not None and Role(token.role) not in roles:
+        allowed = ", ".join(sorted(r.value for r in roles))
+        return problem(403, "forbidden", "Forbidden", f"This needs a token with role {allowed}; yours is {token.role}.")
+    return token
+
+
+async def _parse_body(request: web.Request, model: type[BaseModel]):
+    raw = await request.read()
+    try:
+        data = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        return problem(400, "malformed-json", "Malformed JSON", f"The body is not valid JSON: {exc}.")
+    if not isinstance(data, dict):
+        return problem(400, "malformed-json", "Malformed JSON", "The body must be a JSON object.")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        return from_validation(exc)

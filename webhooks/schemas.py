@@ -1,0 +1,246 @@
+"""The API's request and response models. They validate requests and generate the OpenAPI document."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from core.status import PaymentStatus, Status, parse_status
+
+
+def _status(value: Any) -> Status:
+    try:
+        return parse_status(value)
+    except ValueError as exc:
+        raise PydanticCustomError("status", str(exc)) from None
+
+
+def _id_text(value: Any) -> Any:
+    """The old backend's product ids may be integers; ours are strings."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+# A status in any letter case; its schema is still the enum, so generated clients get a union type.
+StatusIn = Annotated[Status, BeforeValidator(_status)]
+ProductId = Annotated[str, BeforeValidator(_id_text), Field(min_length=1, max_length=64)]
+MoneyIn = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+MoneyOut = Annotated[Decimal, PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json")]
+Text = Annotated[str, Field(max_length=2000)]
+
+
+class RequestModel(BaseModel):
+    """camelCase or snake_case keys; unknown keys refused so a typo is an error, not a silent no-op."""
+
+    model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True, validate_by_alias=True,
+                              extra="forbid", str_strip_whitespace=True)
+
+
+class ResponseModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, serialize_by_alias=True, validate_by_name=True)
+
+
+class Problem(ResponseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = None
+
+
+class FieldError(ResponseModel):
+    field: str
+    message: str
+
+
+# --- products ---------------------------------------------------------------------------------
+
+class ProductCreate(RequestModel):
+    id: ProductId | None = None
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    barcode: Annotated[str, Field(min_length=1, max_length=64)]
+    price: MoneyIn
+    discounted_price: MoneyIn | None = None
+    stock_quantity: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    sizes: list[Annotated[str, Field(max_length=50)]] = Field(default_factory=list, max_length=50)
+    colors: list[Annotated[str, Field(max_length=50)]] = Field(default_factory=list, max_length=50)
+    image_url: Annotated[str, Field(max_length=2000)] | None = None
+    image_urls: list[Annotated[str, Field(max_length=2000)]] | None = Field(default=None, max_length=20)
+    description: Text = ""
+    category: Annotated[str, Field(max_length=100)] = ""
+
+
+class ProductUpdate(RequestModel):
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    barcode: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    price: MoneyIn | None = None
+    discounted_price: MoneyIn | None = None
+    stock_quantity: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    sizes: list[Annotated[str, Field(max_length=50)]] | None = Field(default=None, max_length=50)
+    colors: list[Annotated[str, Field(max_length=50)]] | None = Field(default=None, max_length=50)
+    image_url: Annotated[str, Field(max_length=2000)] | None = None
+    image_urls: list[Annotated[str, Field(max_length=2000)]] | None = Field(default=None, max_length=20)
+    description: Text | None = None
+    category: Annotated[str, Field(max_length=100)] | None = None
+
+
+class StockAdjust(RequestModel):
+    delta: Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
+    reason: Annotated[str, Field(min_length=1, max_length=200)] = "manual adjustment"
+
+
+class ProductQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    search: Annotated[str, Field(max_length=200)] | None = None
+    category: Annotated[str, Field(max_length=100)] | None = None
+    in_stock: bool | None = None
+    ordering: Literal["price", "-price", "created_at", "-created_at", "name", "-name"] | None = None
+
+
+class ProductOut(ResponseModel):
+    id: str
+    name: str
+    barcode: str
+    price: MoneyOut
+    discounted_price: MoneyOut | None
+    stock_quantity: int
+    in_stock: bool
+    sizes: list[str]
+    colors: list[str]
+    image_url: str | None
+    image_urls: list[str]
+    description: str
+    category: str
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- orders -----------------------------------------------------------------------------------
+
+class OrderItemIn(RequestModel):
+    product_id: ProductId | None = Field(default=None, validation_alias=AliasChoices("productId", "product_id", "product"))
+    barcode: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    quantity: Annotated[int, Field(gt=0, le=1000)]
+    unit_price: MoneyIn | None = None
+    selected_size: Annotated[str, Field(max_length=50)] | None = None
+    selected_color: Annotated[str, Field(max_length=50)] | None = None
+    # Display fields the Django-era storefront sends; the catalog is the truth, so they are ignored.
+    product_name: Annotated[str, Field(max_length=500)] | None = None
+    product_barcode: Annotated[str, Field(max_length=200)] | None = None
+    product_image: Annotated[str, Field(max_length=2000)] | None = None
+    subtotal: MoneyIn | None = None
+
+    @model_validator(mode="after")
+    def _named(self) -> OrderItemIn:
+        if not self.product_id and not self.barcode:
+            raise PydanticCustomError("product", "each item needs productId (or product) or barcode")
+        return self
+
+
+class OrderCreate(RequestModel):
+    order_reference: Annotated[str, Field(max_length=40)] | None = None
+    customer_name: Annotated[str, Field(min_length=1, max_length=200)]
+    customer_phone: Annotated[str, Field(min_length=3, max_length=40)]
+    customer_address: Text = ""
+    items: Annotated[list[OrderItemIn], Field(min_length=1, max_length=100)]
+    total: MoneyIn | None = None
+    item_count: Annotated[int, Field(ge=0)] | None = None
+    notes: Text = ""
+    order_date: Annotated[str, Field(max_length=100)] | None = None  # accepted, ignored: the server clock is the truth
+
+
+class OrderUpdate(RequestModel):
+    status: StatusIn | None = None
+    note: Text | None = None
+
+
+class CancelRequest(RequestModel):
+    reason: Text = ""
+
+
+class OrderQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    status: StatusIn | None = None
+    search: Annotated[str, Field(max_length=200)] | None = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+    offset: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+
+
+class OrderItemOut(ResponseModel):
+    product_id: str
+    product_name: str
+    product_barcode: str
+    product_image: str | None
+    quantity: int
+    unit_price: MoneyOut
+    selected_size: str | None
+    selected_color: str | None
+    subtotal: MoneyOut
+
+
+class HistoryOut(ResponseModel):
+    from_: Status | None = Field(serialization_alias="from", validation_alias="from")
+    to: Status | None
+    at: datetime
+    by: str
+    note: str
+
+
+class PaymentProofOut(ResponseModel):
+    kind: str
+    provider: str | None
+    transaction_code: str | None
+    amount: MoneyOut | None
+    currency: str | None
+    received_at: datetime
+    media_url: str | None
+    flags: list[str]
+
+
+class OrderOut(ResponseModel):
+    id: str
+    order_reference: str
+    customer_name: str
+    customer_phone: str
+    customer_address: str
+    notes: str
+    status: Status
+    payment_status: PaymentStatus
+    total: MoneyOut
+    item_count: int
+    items: list[OrderItemOut]
+    history: list[HistoryOut]
+    payment_proofs: list[PaymentProofOut]
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrderCreated(OrderOut):
+    whatsapp_url: str
+
+
+class OrderPage(ResponseModel):
+    count: int
+    limit: int
+    offset: int
+    results: list[OrderOut]
+
+
+class Health(ResponseModel):
+    status: Literal["ok", "unavailable"]
+
+
+Problem.model_rebuild()
