@@ -34,9 +34,9 @@ async def list_products(uow, flt: ProductFilter | None = None) -> list[Product]:
     flt = flt or ProductFilter()
     query = select(Product)
     if flt.search:
-        like = f"%{flt.search.strip().lower()}%"
-        query = query.where(or_(func.lower(Product.name).like(like), func.lower(Product.barcode).like(like),
-                                func.lower(Product.description).like(like)))
+        term = flt.search.strip().lower()
+        query = query.where(or_(*(func.lower(column).contains(term, autoescape=True)
+                                  for column in (Product.name, Product.barcode, Product.description))))
     if flt.category:
         query = query.where(func.lower(Product.category) == flt.category.strip().lower())
     if flt.in_stock is not None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine, AsyncSession
 
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -32,6 +33,12 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         # IMMEDIATE takes the write lock up front: two transactions that read then write queue up
         # behind the busy timeout instead of one failing with "database is locked" on upgrade.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def insert_ignoring_duplicates(session, model):
+    """INSERT ... ON CONFLICT DO NOTHING for this session's dialect: a unique key, not a check-then-insert."""
+    dialect = session.bind.dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

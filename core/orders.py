@@ -10,7 +10,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from core import stock
+from core import alerts, outbox, stock
 from core.errors import InvalidField, InvalidTransition, NotFound, PriceMismatch, ReferenceConflict
 from core.models import Order, OrderEvent, OrderItem, Product
 from core.phones import to_e164
@@ -49,14 +49,15 @@ class Outcome:
     touched_products: list[Product] = field(default_factory=list)
 
 
-def _load_options():
-    return (selectinload(Order.items), selectinload(Order.history))
+def load_options():
+    """What an order is read with: lines, history and proofs, loaded up front (no lazy I/O in async)."""
+    return (selectinload(Order.items), selectinload(Order.history), selectinload(Order.payment_proofs))
 
 
 async def get_order(uow, key: str, *, for_update: bool = False) -> Order:
     """By UUID or by reference in any of its written forms."""
     reference = canonical(key) or key
-    query = select(Order).where(or_(Order.id == key, Order.reference == reference)).options(*_load_options())
+    query = select(Order).where(or_(Order.id == key, Order.reference == reference)).options(*load_options())
     if for_update:
         query = query.with_for_update(of=Order).execution_options(populate_existing=True)
     order = (await uow.session.execute(query)).scalar_one_or_none()
@@ -73,12 +74,12 @@ async def list_orders(uow, *, status: Status | None = None, search: str | None =
     if phone:
         where.append(Order.customer_phone == phone)
     if search:
-        like = f"%{search.strip().lower()}%"
-        where.append(or_(func.lower(Order.reference).like(like), func.lower(Order.customer_name).like(like),
-                         Order.customer_phone.like(like)))
+        term = search.strip().lower()
+        where.append(or_(*(func.lower(column).contains(term, autoescape=True)
+                           for column in (Order.reference, Order.customer_name, Order.customer_phone))))
     count = await uow.session.scalar(select(func.count()).select_from(Order).where(*where))
     rows = await uow.session.execute(
-        select(Order).where(*where).options(*_load_options())
+        select(Order).where(*where).options(*load_options())
         .order_by(Order.created_at.desc(), Order.id.desc()).limit(limit).offset(offset)
     )
     return count, list(rows.scalars())
@@ -88,13 +89,12 @@ async def create_order(uow, new: NewOrder, actor: str = "storefront") -> Outcome
     """A pending order priced from the catalog. The same reference and content again returns it."""
     settings, session, now = uow.settings, uow.session, uow.now()
     phone = to_e164(new.customer_phone, settings.default_region)
+    reference = None
     if new.reference:
         reference = canonical(new.reference)
         if reference is None:
             raise InvalidField("orderReference", new.reference,
                                "must look like PREFIX-1738704998-X7K2 (or the base-36 form PREFIX-MGX2K7Q1-A3F9)")
-    else:
-        reference = new_reference(settings.order_reference_prefix, now)
 
     lines = await _price_lines(session, new.items)
     total = sum((line.unit_price * line.quantity for line in lines), Decimal("0.00"))
@@ -102,15 +102,18 @@ async def create_order(uow, new: NewOrder, actor: str = "storefront") -> Outcome
     _check_client_figures(new, lines, total, item_count)
     content_hash = _content_hash(new, phone, lines)
 
-    existing = await _by_reference(session, reference)
-    if existing is not None:
-        return _same_or_conflict(existing, content_hash)
+    if reference is None:
+        reference = await _unused_reference(session, settings.order_reference_prefix, now)
+    else:
+        existing = await _by_reference(session, reference)
+        if existing is not None:
+            return _same_or_conflict(existing, content_hash)
 
     order = Order(reference=reference, customer_name=new.customer_name.strip(), customer_phone=phone,
                   customer_address=new.customer_address or "", notes=new.notes or "",
                   status=Status.PENDING.value, payment_status=PaymentStatus.UNPAID.value, total=total,
                   item_count=item_count, content_hash=content_hash, created_at=now, updated_at=now,
-                  items=lines)
+                  items=lines, payment_proofs=[])
     order.history.append(OrderEvent(kind="order_created", to_status=Status.PENDING.value, actor=actor, at=now))
     try:
         async with session.begin_nested():
@@ -121,6 +124,9 @@ async def create_order(uow, new: NewOrder, actor: str = "storefront") -> Outcome
         if existing is None:
             raise
         return _same_or_conflict(existing, content_hash)
+    if settings.admin_alert_new_orders:
+        await alerts.tell_admins(uow, "admin_new_order", key=f"order:{order.id}:created",
+                                 variables=alerts.order_facts(uow, order))
     return Outcome(order)
 
 
@@ -191,11 +197,26 @@ async def _move(uow, order: Order, to: Status, actor: str, *, kind: str, note: s
     order.status, order.updated_at = to.value, now
     order.history.append(OrderEvent(kind=kind, from_status=before, to_status=to.value, actor=actor,
                                     note=note or "", at=now))
+    # Statuses only move forward, so (order, status) names the event: one message per transition.
+    await outbox.enqueue(uow, to=order.customer_phone, kind="order_status", order_id=order.id,
+                         key=f"order:{order.id}:status:{to.value}",
+                         variables={"name": order.customer_name, "reference": order.reference,
+                                    "status": to.value, "note": note or "",
+                                    "total": alerts.money(uow.settings, order.total)})
     await uow.session.flush()
 
 
+async def _unused_reference(session, prefix: str, now) -> str:
+    """A generated reference nobody holds yet (the 4-character tail can repeat within one second)."""
+    for _ in range(20):
+        reference = new_reference(prefix, now)
+        if await session.scalar(select(Order.id).where(Order.reference == reference)) is None:
+            return reference
+    raise RuntimeError("could not find a free order reference")  # 20 clashes in a row: 1.68M tails
+
+
 async def _by_reference(session, reference: str) -> Order | None:
-    rows = await session.execute(select(Order).where(Order.reference == reference).options(*_load_options()))
+    rows = await session.execute(select(Order).where(Order.reference == reference).options(*load_options()))
     return rows.scalar_one_or_none()
 
 

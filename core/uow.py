@@ -12,8 +12,9 @@ from core.settings import Settings
 class UnitOfWork:
     """`async with uow:` opens a session; leaving without `commit()` rolls everything back.
 
-    It also carries what the operations need besides the database: settings, the clock, and
-    the hooks to call after a commit (waking the outbox sender, for one).
+    It also carries what the operations need besides the database: settings, the clock, the
+    texts that word queued messages (bot.replies, given by the composition root, since core
+    must not import bot), and the hook to call after a commit (waking the outbox sender).
     """
 
     def __init__(
@@ -22,8 +23,10 @@ class UnitOfWork:
         settings: Settings,
         clock=None,
         after_commit: Callable[[], None] | None = None,
+        render: Callable[[str, dict], str] | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
+        self.render = render or _plain
         self.settings = settings
         self.clock = clock or SystemClock()
         self._after_commit = after_commit
@@ -31,7 +34,7 @@ class UnitOfWork:
 
     def __call__(self) -> UnitOfWork:
         """A fresh unit of work with the same wiring: `async with uow() as tx:`."""
-        return UnitOfWork(self._sessionmaker, self.settings, self.clock, self._after_commit)
+        return UnitOfWork(self._sessionmaker, self.settings, self.clock, self._after_commit, self.render)
 
     async def __aenter__(self) -> UnitOfWork:
         self.session = self._sessionmaker()
@@ -51,3 +54,8 @@ class UnitOfWork:
 
     def now(self):
         return self.clock.now()
+
+
+def _plain(kind: str, variables: dict) -> str:
+    """Used only where no texts were wired (a bare script): the facts, unworded."""
+    return f"{kind}: " + ", ".join(f"{k}={v}" for k, v in variables.items())

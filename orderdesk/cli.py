@@ -103,6 +103,12 @@ def cmd_seed_demo(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_chat(args, settings: Settings) -> int:
+    from orderdesk.chat import chat
+
+    return asyncio.run(chat(settings, args.phone, args.url))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orderdesk", description="WhatsApp order intake for small shops.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -131,6 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     seed = sub.add_parser("seed-demo", help="load the demo catalog (idempotent)")
     seed.set_defaults(func=cmd_seed_demo)
+
+    chat = sub.add_parser("chat", help="play a WhatsApp user against a running server")
+    chat.add_argument("--phone", required=True, help="the WhatsApp number you play, E.164")
+    chat.add_argument("--url", help="the server (default PUBLIC_BASE_URL)")
+    chat.set_defaults(func=cmd_chat)
     return parser
 
 

@@ -125,3 +125,63 @@ async def staff(uow) -> dict:
 @pytest.fixture
 async def customer(uow) -> dict:
     return {"Authorization": f"Bearer {await _token(uow, Role.CUSTOMER, 'amina', '+254712345678')}"}
+
+
+# --- WhatsApp: the app with Twilio credentials, talking to a loopback fake of Twilio -----------
+
+PUBLIC_BASE_URL = "https://shop.example.com"  # as behind a proxy: the app sees another host and scheme
+ADMIN_PHONE = "+254700000001"
+CUSTOMER_PHONE = "+254712345678"
+
+
+@pytest.fixture
+async def twilio():
+    from tests.fake_twilio import FakeTwilio
+
+    async with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture
+def wa_settings(settings, twilio) -> Settings:
+    return settings.model_copy(update={
+        "twilio_account_sid": twilio.account_sid, "twilio_auth_token": twilio.auth_token,
+        "twilio_api_base_url": twilio.base_url, "public_base_url": PUBLIC_BASE_URL,
+        "admin_phones": [ADMIN_PHONE]})
+
+
+@pytest.fixture
+async def wa(aiohttp_client, wa_settings, twilio):
+    """The app wired to the fake Twilio, with fast retries; `wa.post_inbound(...)` signs like Twilio."""
+    from datetime import timedelta
+
+    from webhooks.delivery import Policy
+
+    app = create_app(wa_settings, policy=Policy(backoff_first=timedelta(milliseconds=50),
+                                                backoff_cap=timedelta(milliseconds=200)),
+                     sweep_seconds=0.1)
+    client = await aiohttp_client(app)
+    return WhatsApp(client, twilio)
+
+
+class WhatsApp:
+    def __init__(self, client, twilio) -> None:
+        self.client, self.twilio = client, twilio
+
+    async def post_form(self, path: str, form: dict, *, signature: str | None = None, signed_url: str | None = None):
+        from tests.fake_twilio import sign
+
+        url = signed_url or PUBLIC_BASE_URL + path
+        headers = {"X-Twilio-Signature": signature if signature is not None else sign(url, form, self.twilio.auth_token)}
+        return await self.client.post(path, data=form, headers=headers)
+
+    async def say(self, body: str = "", *, phone: str = CUSTOMER_PHONE, **options):
+        """A customer's WhatsApp message, signed, as Twilio would post it. Returns (response, form)."""
+        form = self.twilio.inbound_form(phone, body, **options)
+        response = await self.post_form("/webhooks/twilio/whatsapp", form)
+        assert response.status == 200, await response.text()
+        return form
+
+    async def replies_to(self, phone: str, count: int = 1, timeout: float = 2.0) -> list[str]:
+        messages = await self.twilio.wait_for_messages(count, to=phone, timeout=timeout)
+        return [m["Body"] for m in messages]

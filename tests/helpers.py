@@ -24,3 +24,16 @@ async def place_order(client, *lines, **extra) -> dict:
     response = await client.post("/api/orders/", json=order_body(*lines, **extra))
     assert response.status == 201, await response.text()
     return await response.json()
+
+
+async def eventually(check, timeout: float = 3.0, interval: float = 0.05):
+    """Await `check()` (a coroutine function) until it returns something truthy; bounded in time."""
+    import asyncio
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result or asyncio.get_running_loop().time() > deadline:
+            assert result, f"still not true after {timeout}s"
+            return result
+        await asyncio.sleep(interval)

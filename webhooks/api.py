@@ -7,7 +7,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from bot import replies
-from core import catalog, orders
+from core import catalog, inbox, orders
 from core.errors import NotFound
 from core.models import Order, Product
 from core.tokens import STAFF_ROLES, Role
@@ -40,7 +40,10 @@ def order_out(o: Order, model=s.OrderOut, **extra) -> s.OrderOut:
                for i in o.items],
         history=[s.HistoryOut(from_=h.from_status, to=h.to_status, at=h.at, by=h.actor, note=h.note)
                  for h in o.history],
-        payment_proofs=[], created_at=o.created_at, updated_at=o.updated_at, **extra)
+        payment_proofs=[s.PaymentProofOut(kind=p.kind, provider=p.provider, transaction_code=p.transaction_code,
+                                          amount=p.amount, currency=p.currency, received_at=p.received_at,
+                                          media_url=p.media_url, flags=p.flags) for p in o.payment_proofs],
+        created_at=o.created_at, updated_at=o.updated_at, **extra)
 
 
 # --- system -----------------------------------------------------------------------------------
@@ -173,6 +176,13 @@ async def cancel_order(call: Call) -> web.Response:
     return json(order_out(outcome.order))
 
 
+async def order_messages(call: Call) -> web.Response:
+    async with call.uow() as tx:
+        order = await orders.get_order(tx, call.request.match_info["id"])
+        rows = await inbox.conversation(tx, order.id)
+    return web.json_response([s.MessageOut.model_validate(r).model_dump(mode="json", by_alias=True) for r in rows])
+
+
 E = (400, 401, 403, 404, 409)
 ROUTES: list[Route] = [
     Route("GET", "/health", health, "Liveness: the database answers", responses={200: s.Health, 503: s.Health},
@@ -202,4 +212,6 @@ ROUTES: list[Route] = [
           roles=STAFF, responses={200: s.OrderOut}, errors=E, tag="orders"),
     Route("POST", "/api/orders/{id}/cancel/", cancel_order, "Cancel; restocks what a confirm took, once",
           roles=STAFF, body=s.CancelRequest, responses={200: s.OrderOut}, errors=E, tag="orders"),
+    Route("GET", "/api/orders/{id}/messages/", order_messages, "The order's WhatsApp conversation, both ways",
+          roles=STAFF, responses={200: list[s.MessageOut]}, errors=(401, 403, 404), tag="orders"),
 ]

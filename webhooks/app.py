@@ -1,26 +1,34 @@
 """The composition root: create_app(settings) builds and wires everything."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 from aiohttp import web
 
+from bot import replies
 from core.clock import SystemClock
 from core.db import make_engine, make_sessionmaker
 from core.settings import Settings
 from core.uow import UnitOfWork
-from webhooks import api, keys, openapi
+from webhooks import api, delivery, keys, openapi, twilio
 from webhooks.problems import problem_middleware
 from webhooks.routing import MAX_BODY, add_routes
+from webhooks.sender import ConsoleTransport, Sender, TwilioTransport
 
 log = logging.getLogger("orderdesk")
 
 
-def create_app(settings: Settings, *, clock=None) -> web.Application:
-    app = web.Application(middlewares=[problem_middleware], client_max_size=MAX_BODY)
+def create_app(settings: Settings, *, clock=None, policy: delivery.Policy | None = None,
+               sweep_seconds: float = 1.0) -> web.Application:
+    # Long request lines reach the app so they get a problem+json 400, not the parser's plain one.
+    app = web.Application(middlewares=[problem_middleware], client_max_size=MAX_BODY,
+                          handler_args={"max_line_size": 65536, "max_field_size": 65536})
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock or SystemClock()
     add_routes(app, api.ROUTES)
+    twilio.add_routes(app)
     document = openapi.build(api.ROUTES)
 
     async def openapi_json(_request: web.Request) -> web.Response:
@@ -28,6 +36,7 @@ def create_app(settings: Settings, *, clock=None) -> web.Application:
 
     app.router.add_get("/api/openapi.json", openapi_json)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(lambda app: _sender(app, policy or delivery.Policy(), sweep_seconds))
     return app
 
 
@@ -35,6 +44,28 @@ async def _database(app: web.Application):
     settings = app[keys.SETTINGS]
     engine = make_engine(settings.database_url)
     app[keys.ENGINE] = engine
-    app[keys.UOW] = UnitOfWork(make_sessionmaker(engine), settings, app[keys.CLOCK])
+    # The sender is built next; until then a commit has nobody to wake.
+    app[keys.UOW] = UnitOfWork(make_sessionmaker(engine), settings, app[keys.CLOCK],
+                               after_commit=lambda: app.get(keys.SENDER) and app[keys.SENDER].wake(),
+                               render=replies.render)
     yield
     await engine.dispose()
+
+
+async def _sender(app: web.Application, policy: delivery.Policy, sweep_seconds: float):
+    settings = app[keys.SETTINGS]
+    if settings.twilio_enabled:
+        transport = TwilioTransport(settings)
+    else:
+        log.warning("TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN are not set: messages are logged, not sent, "
+                    "and webhook signatures are NOT checked. Set both before going live.")
+        transport = ConsoleTransport()
+    sender = Sender(app[keys.UOW], transport, policy=policy, sweep_seconds=sweep_seconds,
+                    status_callback=settings.public_base_url.rstrip("/") + "/webhooks/twilio/status")
+    app[keys.SENDER] = sender
+    task = asyncio.create_task(sender.run(), name="outbox-sender")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await transport.close()

@@ -65,6 +65,8 @@ def add_routes(app: web.Application, routes: list[Route]) -> None:
 
 def _view(route: Route):
     async def view(request: web.Request) -> web.StreamResponse:
+        if any("\x00" in value for value in request.match_info.values()):
+            return problem(404, "not-found", "Not found", "No such resource.")  # no id holds a NUL
         token = await _authorise(request, route.roles)
         if isinstance(token, web.Response):
             return token
@@ -74,6 +76,8 @@ def _view(route: Route):
             if isinstance(body, web.Response):
                 return body
         if route.query is not None:
+            if (where := _nul_at(dict(request.query))) is not None:
+                return _nul_problem(where)
             try:
                 query = route.query.model_validate(dict(request.query))
             except ValidationError as exc:
@@ -109,11 +113,33 @@ async def _parse_body(request: web.Request, model: type[BaseModel]):
     raw = await request.read()
     try:
         data = json.loads(raw or b"{}")
-    except (ValueError, UnicodeDecodeError) as exc:
+    except RecursionError:
+        return problem(400, "malformed-json", "Malformed JSON", "The body nests too deeply to be an order.")
+    except ValueError as exc:  # includes UnicodeDecodeError
         return problem(400, "malformed-json", "Malformed JSON", f"The body is not valid JSON: {exc}.")
     if not isinstance(data, dict):
         return problem(400, "malformed-json", "Malformed JSON", "The body must be a JSON object.")
+    if (where := _nul_at(data)) is not None:
+        return _nul_problem(where)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         return from_validation(exc)
+
+
+def _nul_at(data, path: str = "") -> str | None:
+    """Where a NUL character hides in a JSON value (PostgreSQL cannot store one in text), if anywhere."""
+    if isinstance(data, str):
+        return path if "\x00" in data else None
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in items:
+        where = _nul_at(value, f"{path}[{key}]" if isinstance(key, int) else (f"{path}.{key}" if path else key))
+        if where is not None:
+            return where
+    return None
+
+
+def _nul_problem(field: str) -> web.Response:
+    message = "must not contain a NUL character (\\u0000)"
+    return problem(400, "validation", "Invalid request", f"{field}: {message}",
+                   errors=[{"field": field, "message": message}])

@@ -12,6 +12,8 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    Strict,
+    field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -38,6 +40,8 @@ ProductId = Annotated[str, BeforeValidator(_id_text), Field(min_length=1, max_le
 MoneyIn = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 MoneyOut = Annotated[Decimal, PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json")]
 Text = Annotated[str, Field(max_length=2000)]
+# Counts are JSON integers: `true` or `2.5` is a mistake to report, not to round.
+Count = Annotated[int, Strict()]
 
 
 class RequestModel(BaseModel):
@@ -74,7 +78,7 @@ class ProductCreate(RequestModel):
     barcode: Annotated[str, Field(min_length=1, max_length=64)]
     price: MoneyIn
     discounted_price: MoneyIn | None = None
-    stock_quantity: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    stock_quantity: Annotated[Count, Field(ge=0, le=1_000_000)] = 0
     sizes: list[Annotated[str, Field(max_length=50)]] = Field(default_factory=list, max_length=50)
     colors: list[Annotated[str, Field(max_length=50)]] = Field(default_factory=list, max_length=50)
     image_url: Annotated[str, Field(max_length=2000)] | None = None
@@ -88,7 +92,7 @@ class ProductUpdate(RequestModel):
     barcode: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     price: MoneyIn | None = None
     discounted_price: MoneyIn | None = None
-    stock_quantity: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    stock_quantity: Annotated[Count, Field(ge=0, le=1_000_000)] | None = None
     sizes: list[Annotated[str, Field(max_length=50)]] | None = Field(default=None, max_length=50)
     colors: list[Annotated[str, Field(max_length=50)]] | None = Field(default=None, max_length=50)
     image_url: Annotated[str, Field(max_length=2000)] | None = None
@@ -96,9 +100,18 @@ class ProductUpdate(RequestModel):
     description: Text | None = None
     category: Annotated[str, Field(max_length=100)] | None = None
 
+    @field_validator("name", "barcode", "price", "stock_quantity", "sizes", "colors", "description", "category",
+                     mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        """Leaving a field out keeps it; null for one a product must have is an error, not a 500."""
+        if value is None:
+            raise PydanticCustomError("null", "cannot be null; leave the field out to keep its value")
+        return value
+
 
 class StockAdjust(RequestModel):
-    delta: Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
+    delta: Annotated[Count, Field(ge=-1_000_000, le=1_000_000)]
     reason: Annotated[str, Field(min_length=1, max_length=200)] = "manual adjustment"
 
 
@@ -133,7 +146,7 @@ class ProductOut(ResponseModel):
 class OrderItemIn(RequestModel):
     product_id: ProductId | None = Field(default=None, validation_alias=AliasChoices("productId", "product_id", "product"))
     barcode: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    quantity: Annotated[int, Field(gt=0, le=1000)]
+    quantity: Annotated[Count, Field(gt=0, le=1000)]
     unit_price: MoneyIn | None = None
     selected_size: Annotated[str, Field(max_length=50)] | None = None
     selected_color: Annotated[str, Field(max_length=50)] | None = None
@@ -157,7 +170,7 @@ class OrderCreate(RequestModel):
     customer_address: Text = ""
     items: Annotated[list[OrderItemIn], Field(min_length=1, max_length=100)]
     total: MoneyIn | None = None
-    item_count: Annotated[int, Field(ge=0)] | None = None
+    item_count: Annotated[Count, Field(ge=0)] | None = None
     notes: Text = ""
     order_date: Annotated[str, Field(max_length=100)] | None = None  # accepted, ignored: the server clock is the truth
 
@@ -237,6 +250,23 @@ class OrderPage(ResponseModel):
     limit: int
     offset: int
     results: list[OrderOut]
+
+
+class MediaOut(ResponseModel):
+    url: str
+    content_type: str
+
+
+class MessageOut(ResponseModel):
+    direction: Literal["inbound", "outbound"]
+    phone: str
+    body: str
+    media: list[MediaOut]
+    at: datetime
+    status: str
+    sid: str | None
+    kind: str | None
+    error_code: str | None
 
 
 class Health(ResponseModel):

@@ -1,0 +1,211 @@
+"""A customer's turn: what one inbound WhatsApp message means, what it changes, what we answer.
+
+Everything here runs in the caller's unit of work; answers are queued in the outbox keyed by the
+inbound message, so a message handled twice can never be answered twice.
+"""
+from __future__ import annotations
+
+import re
+
+from bot import replies
+from bot.payments import is_payment_text, is_prefilled_order_message, is_receipt_media
+from bot.references import find_foreign_references, find_references
+from core import alerts, customers, orders, outbox, proofs
+from core.errors import NotFound
+from core.models import Customer, InboundMessage, Order
+from core.status import Status
+
+GREETINGS = frozenset({"hi", "hello", "hey", "habari", "hujambo", "mambo", "jambo", "niaje", "sasa",
+                       "good morning", "good afternoon", "good evening", "menu", "help", "start over"})
+MAX_RELAYED_CHARS = 600
+
+
+class Turn:
+    """One inbound message being answered: the customer, the message, and how to reply."""
+
+    def __init__(self, uow, customer: Customer, message: InboundMessage) -> None:
+        self.uow, self.customer, self.message = uow, customer, message
+        self.settings = uow.settings
+        self.text = (message.body or "").strip()
+        self._replies = 0
+
+    @property
+    def example(self) -> str:
+        return f"{self.settings.order_reference_prefix}-1738704998-X7K2"
+
+    async def say(self, kind: str, *, prompt: bool = False, order: Order | None = None, **variables) -> None:
+        """Answer the customer. Prompts (menus, payment requests) stay quiet after an admin's reply."""
+        if prompt and customers.is_quiet(self.uow, self.customer):
+            return
+        self._replies += 1
+        values = {"shop": self.settings.shop_name, "example": self.example, **variables}
+        await outbox.enqueue(self.uow, to=self.customer.phone, kind=kind, variables=values,
+                             key=f"inbound:{self.message.id}:reply:{self._replies}",
+                             order_id=order.id if order else self.message.order_id,
+                             body=replies.render(kind, values))
+
+    async def tell_admins(self, kind: str, **variables) -> None:
+        values = {"name": self.customer.profile_name or "customer", "phone": self.customer.phone, **variables}
+        await alerts.tell_admins(self.uow, kind, key=f"inbound:{self.message.id}:{kind}", variables=values)
+
+    def link(self, order: Order) -> None:
+        self.message.order_id = order.id
+        self.customer.current_order_id = order.id
+
+
+async def customer_turn(uow, customer: Customer, message: InboundMessage) -> None:
+    turn = Turn(uow, customer, message)
+    word = _plain(turn.text)
+    if word in ("stop", "start"):
+        return await _opt(turn, opted_out=word == "stop")
+
+    prefix = uow.settings.order_reference_prefix
+    command, _, rest = word.partition(" ")
+    if command == "status":
+        return await _status(turn)
+    if command == "cancel":
+        return await _cancel(turn, find_references(rest, [prefix]))
+    references = find_references(turn.text, [prefix])
+    receipts = [m for m in message.media if is_receipt_media(m.get("contentType", ""))]
+    if receipts or (is_payment_text(turn.text) and not is_prefilled_order_message(turn.text)):
+        return await _payment(turn, references, receipts)
+    if references:
+        return await _about_order(turn, references[0])
+    if word in GREETINGS or (not word and not message.media):
+        name = f" {customer.profile_name}" if customer.profile_name else ""
+        return await turn.say("menu", prompt=True, name=name)
+    foreign = find_foreign_references(turn.text, [prefix])
+    if foreign:
+        await turn.tell_admins("admin_unmatched_reference", reference=foreign[0], problem="is not one of our references")
+        return await turn.say("foreign_reference", reference=foreign[0], prefix=prefix)
+    await _relay(turn)
+
+
+async def _opt(turn: Turn, *, opted_out: bool) -> None:
+    turn.customer.opted_out = opted_out
+    await turn.say("opted_out" if opted_out else "opted_in")
+
+
+async def _owned_order(turn: Turn, reference: str) -> Order | None:
+    """The referenced order when it is the sender's; otherwise answer for it and return None."""
+    try:
+        order = await orders.get_order(turn.uow, reference)
+    except NotFound:
+        await turn.tell_admins("admin_unmatched_reference", reference=reference, problem="does not exist")
+        await turn.say("order_not_found", reference=reference)
+        return None
+    if not customers.owns(turn.customer, order):
+        # Never reveal another customer's order: not its items, total, status or owner.
+        await turn.tell_admins("admin_unmatched_reference", reference=reference,
+                               problem="was placed from another number")
+        await turn.say("order_other_phone", reference=reference)
+        return None
+    return order
+
+
+async def _about_order(turn: Turn, reference: str) -> None:
+    order = await _owned_order(turn, reference)
+    if order is None:
+        return
+    turn.link(order)
+    await turn.say("order_summary", order=order, **_summary(turn, order),
+                   payment_instructions=turn.settings.payment_instructions if order.status == Status.PENDING else "")
+
+
+def _summary(turn: Turn, order: Order) -> dict:
+    items = ", ".join(f"{i.quantity}× {i.product_name}" for i in order.items)
+    return {"reference": order.reference, "items": items, "total": alerts.money(turn.settings, order.total),
+            "status": order.status}
+
+
+async def _payment(turn: Turn, references: list[str], receipts: list[dict]) -> None:
+    if references:
+        order = await _owned_order(turn, references[0])
+        if order is None:
+            return
+    else:
+        order = await _newest_pending(turn)
+    evidence = _evidence(turn, receipts)
+    if order is None:
+        await turn.tell_admins("admin_payment_no_order", evidence=evidence)
+        return await turn.say("payment_need_reference", prompt=True)
+    turn.link(order)
+    for proof in receipts or [None]:
+        await proofs.record_proof(
+            turn.uow, order, kind="receipt" if proof else "text", actor=turn.customer.phone, raw_text=turn.text,
+            media_url=proof["url"] if proof else None, content_type=proof["contentType"] if proof else None,
+            inbound_message_id=turn.message.id)
+    facts = {**alerts.order_facts(turn.uow, order), "evidence": evidence}
+    if order.status == Status.CANCELLED:
+        await turn.tell_admins("admin_payment_after_cancel", **facts)
+        return await turn.say("payment_after_cancel", order=order, reference=order.reference)
+    await turn.tell_admins("admin_payment_report", **facts)
+    await turn.say("payment_ack", order=order, reference=order.reference, read="")
+
+
+def _evidence(turn: Turn, receipts: list[dict]) -> str:
+    if receipts:
+        kinds = ", ".join("PDF" if "pdf" in r["contentType"] else "photo" for r in receipts)
+        return f"Receipt: {kinds}. Message: “{_clip(turn.text)}”" if turn.text else f"Receipt: {kinds}."
+    return f"Message: “{_clip(turn.text)}”"
+
+
+async def _newest_pending(turn: Turn) -> Order | None:
+    pending = await customers.orders_of(turn.uow, turn.customer, status=Status.PENDING, limit=1)
+    return pending[0] if pending else None
+
+
+async def _status(turn: Turn) -> None:
+    reference = next(iter(find_references(turn.text, [turn.settings.order_reference_prefix])), None)
+    if reference:
+        return await _about_order(turn, reference)
+    mine = await customers.orders_of(turn.uow, turn.customer, limit=5)
+    if not mine:
+        return await turn.say("status_none")
+    lines = "\n".join(f"• {o.reference}: {o.status}, {alerts.money(turn.settings, o.total)}" for o in mine)
+    await turn.say("status_list", lines=lines)
+
+
+async def _cancel(turn: Turn, references: list[str]) -> None:
+    if not references:
+        return await turn.say("cancel_need_reference")
+    order = await _owned_order(turn, references[0])
+    if order is None:
+        return
+    turn.link(order)
+    if order.status != Status.PENDING:
+        return await turn.say("cancel_refused", order=order, reference=order.reference, status=order.status)
+    # The cancellation's own status message tells the customer; the admins hear it from us.
+    await orders.cancel_order(turn.uow, order.id, actor=turn.customer.phone, reason="cancelled by the customer")
+    await turn.tell_admins("admin_customer_cancelled", reference=order.reference, name=order.customer_name)
+
+
+async def _relay(turn: Turn) -> None:
+    """Nothing is swallowed: whatever we can't answer goes to the admins, and the customer hears so."""
+    order = None
+    if turn.customer.current_order_id:
+        order = await turn.uow.session.get(Order, turn.customer.current_order_id)
+    else:
+        recent = await customers.orders_of(turn.uow, turn.customer, limit=1)
+        order = recent[0] if recent else None
+    if order is not None:
+        turn.message.order_id = order.id
+    media = ", ".join(_media_word(m.get("contentType", "")) for m in turn.message.media)
+    text = " ".join(part for part in (_clip(turn.text), f"[{media}]" if media else "") if part)
+    await turn.tell_admins("admin_relay", text=text or "[empty message]",
+                           order=f" about {order.reference} ({order.status})" if order else "")
+    await turn.say("relay_ack", prompt=True)
+
+
+def _media_word(content_type: str) -> str:
+    kind = content_type.split("/")[0]
+    return {"audio": "voice note", "image": "photo", "video": "video"}.get(kind, content_type or "attachment")
+
+
+def _clip(text: str, limit: int = MAX_RELAYED_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _plain(text: str) -> str:
+    """Lower case, punctuation and emoji dropped, spaces collapsed: `Hello!! 👋` -> `hello`."""
+    return re.sub(r"\s+", " ", re.sub(r"[^\w\s#-]", " ", text.lower())).strip()

@@ -1,0 +1,121 @@
+"""The outbox: every outbound WhatsApp message is a row written in the transaction that causes it.
+
+`enqueue` is idempotent by key (one event, one message), skips unprompted messages to customers
+who sent STOP, and renders the body through the texts the composition root gave the unit of work.
+The sender in webhooks/ delivers rows after commit; this module holds the SQL that claiming needs.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from core.db import insert_ignoring_duplicates
+from core.models import Customer, DeliveryEvent, OutboundMessage
+
+# Delivery statuses only move forward along this order; failed and undelivered are final.
+RANK = {"queued": 0, "accepted": 0, "scheduled": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4,
+        "failed": 5, "undelivered": 5, "canceled": 5}
+FINAL = frozenset({"read", "failed", "undelivered", "canceled"})
+
+
+async def enqueue(uow, *, to: str, kind: str, key: str, variables: dict | None = None,
+                  order_id: str | None = None, unprompted: bool = False, body: str | None = None) -> bool:
+    """Queue one message; False when the key was queued before or the customer opted out."""
+    session, now = uow.session, uow.now()
+    variables = variables or {}
+    if unprompted:
+        customer = await session.get(Customer, to)
+        if customer is not None and customer.opted_out:
+            return False
+    text = body if body is not None else uow.render(kind, variables)
+    result = await session.execute(
+        insert_ignoring_duplicates(session, OutboundMessage).values(key=key[:200], kind=kind, to_phone=to, body=text, variables=variables,
+                                order_id=order_id, status="queued", attempts=0, next_attempt_at=now,
+                                created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    return result.rowcount == 1
+
+
+async def claim_due(uow, *, limit: int, lease: timedelta) -> list[OutboundMessage]:
+    """Take up to `limit` due messages for this process; others skip them (SKIP LOCKED on PostgreSQL,
+    the write lock on SQLite). A claim whose process died before the send was recorded expires."""
+    now = uow.now()
+    due = or_(
+        and_(OutboundMessage.status == "queued", OutboundMessage.next_attempt_at <= now),
+        and_(OutboundMessage.status == "sending", OutboundMessage.twilio_sid.is_(None),
+             OutboundMessage.claimed_until < now),
+    )
+    rows = (await uow.session.execute(
+        select(OutboundMessage).where(due).order_by(OutboundMessage.id).limit(limit)
+        .with_for_update(skip_locked=True)
+    )).scalars().all()
+    for message in rows:
+        message.status, message.claimed_until = "sending", now + lease
+        message.attempts += 1
+        message.updated_at = now
+    await uow.session.flush()
+    return list(rows)
+
+
+async def record_sent(uow, message_id: int, sid: str, status: str) -> None:
+    """Twilio took the message. Callbacks that arrived before this answer was stored apply now."""
+    message = await uow.session.get(OutboundMessage, message_id, with_for_update=True)
+    message.twilio_sid, message.sent_at, message.claimed_until = sid, uow.now(), None
+    await _advance(uow, message, status)
+    early = (await uow.session.execute(
+        select(DeliveryEvent).where(DeliveryEvent.message_sid == sid).order_by(DeliveryEvent.id)
+    )).scalars().all()
+    for event in early:
+        await _advance(uow, message, event.status, event.error_code)
+
+
+async def record_retry(uow, message_id: int, at: datetime, error: str) -> None:
+    await uow.session.execute(
+        update(OutboundMessage).where(OutboundMessage.id == message_id)
+        .values(status="queued", next_attempt_at=at, claimed_until=None, error_message=error[:1000],
+                updated_at=uow.now())
+    )
+
+
+async def record_failed(uow, message_id: int, code: str | None, error: str) -> OutboundMessage:
+    message = await uow.session.get(OutboundMessage, message_id, with_for_update=True)
+    message.status, message.error_code, message.error_message = "failed", code, error[:1000]
+    message.claimed_until, message.updated_at = None, uow.now()
+    return message
+
+
+async def record_callback(uow, sid: str, status: str, error_code: str | None) -> OutboundMessage | None:
+    """A status callback: kept as an event always; applied to its message when known and forward."""
+    uow.session.add(DeliveryEvent(message_sid=sid, status=status, error_code=error_code, received_at=uow.now()))
+    message = (await uow.session.execute(
+        select(OutboundMessage).where(OutboundMessage.twilio_sid == sid).with_for_update()
+    )).scalar_one_or_none()
+    if message is not None:
+        await _advance(uow, message, status, error_code)
+    return message
+
+
+async def _advance(uow, message: OutboundMessage, status: str, error_code: str | None = None) -> None:
+    status = (status or "").lower()
+    if status not in RANK:
+        return  # an unknown status is kept in delivery_events, never moves the message
+    if message.status in FINAL or RANK[status] <= RANK.get(message.status, 0):
+        return
+    message.status = status
+    if error_code:
+        message.error_code = error_code
+    message.updated_at = uow.now()
+
+
+async def retry(uow, *, message_id: int | None = None, failed: bool = False) -> int:
+    """`orderdesk outbox retry`: put failed messages back in the queue."""
+    where = [OutboundMessage.status == "failed"]
+    if message_id is not None:
+        where.append(OutboundMessage.id == message_id)
+    result = await uow.session.execute(
+        update(OutboundMessage).where(*where)
+        .values(status="queued", next_attempt_at=uow.now(), attempts=0, error_code=None, error_message=None,
+                twilio_sid=None, updated_at=uow.now())
+    )
+    return result.rowcount

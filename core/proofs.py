@@ -1,0 +1,28 @@
+"""Payment proofs: what a customer (or an admin) showed as payment for an order."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from core.models import Order, PaymentProof
+from core.status import PaymentStatus
+
+
+async def record_proof(uow, order: Order, *, kind: str, actor: str, raw_text: str = "",
+                       media_url: str | None = None, content_type: str | None = None,
+                       inbound_message_id: int | None = None, provider: str | None = None,
+                       transaction_code: str | None = None, amount: Decimal | None = None,
+                       currency: str | None = None, flags: list[str] | None = None,
+                       verified: bool = False) -> PaymentProof:
+    proof = PaymentProof(order_id=order.id, inbound_message_id=inbound_message_id, kind=kind, raw_text=raw_text,
+                         media_url=media_url, content_type=content_type, provider=provider,
+                         transaction_code=transaction_code, amount=amount, currency=currency,
+                         flags=flags or [], actor=actor, received_at=uow.now())
+    uow.session.add(proof)
+    if verified:
+        order.payment_status = PaymentStatus.VERIFIED.value
+    elif order.payment_status == PaymentStatus.UNPAID.value:
+        order.payment_status = PaymentStatus.REPORTED.value
+    order.updated_at = uow.now()
+    await uow.session.flush()
+    return proof
+

@@ -1,0 +1,427 @@
+"""A recording fake of Twilio, served for real on loopback and speaking Twilio's wire format.
+
+In: basic-auth form posts to `/2010-04-01/Accounts/{sid}/Messages.json`, answered with the
+Message resource JSON `twilio.rest.Client(...).messages.create_async` parses, or with Twilio's
+error JSON (`{"code", "message", "more_info", "status"}`) when a test scripts a failure.
+Out: status callbacks and inbound-message webhooks as Twilio sends them, form-encoded and signed
+with `RequestValidator`. Media sits behind basic auth like Twilio's, optionally "not there yet".
+
+    async with FakeTwilio() as twilio:
+        client = Client(twilio.account_sid, twilio.auth_token, http_client=AsyncTwilioHttpClient())
+        client.api.base_url = twilio.base_url    # the app does this with TWILIO_API_BASE_URL
+        twilio.reject_next(21211)                # the next send is refused, the one after succeeds
+
+Everything is bounded: scripted hangs end at their time or at shutdown, waits have time-outs.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from typing import Any
+
+from aiohttp import ClientSession, ClientTimeout, hdrs, web
+from twilio.request_validator import RequestValidator
+
+API_VERSION = "2010-04-01"
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+AUTH_TOKEN = "fedcba9876543210" * 2
+SHOP_WHATSAPP = "whatsapp:+14155238886"
+
+# Twilio error code -> (HTTP status, message). Messages follow Twilio's; {to} is filled in.
+ERRORS: dict[int, tuple[int, str]] = {
+    20003: (401, "Authenticate"),
+    20404: (404, "The requested resource {path} was not found"),
+    20429: (429, "Too Many Requests"),
+    20500: (500, "An internal server error has occurred"),
+    20503: (503, "Service Unavailable"),
+    21211: (400, "The 'To' number {to} is not a valid phone number."),
+    21603: (400, "A 'From' phone number is required."),
+    21604: (400, "A 'To' phone number is required."),
+    21619: (400, "A text message body or media urls must be specified."),
+    21656: (400, "The ContentVariables Parameter is invalid."),
+    21910: (400, "Invalid From and To pair. From and To should be of the same channel"),
+    63003: (400, "Channel could not find To address"),
+    63016: (400, "Failed to send freeform message because you are outside the allowed window. "
+                 "If you are using WhatsApp, please use a Message Template."),
+    63024: (400, "Invalid message recipient"),
+}
+CODE_FOR_STATUS = {401: 20003, 404: 20404, 429: 20429, 500: 20500, 503: 20503}
+# The fields of a send the app may use; recorded as None when absent. MediaUrl is always a list.
+MESSAGE_FIELDS = ("To", "From", "Body", "StatusCallback", "ContentSid", "ContentVariables",
+                  "MessagingServiceSid")
+MAX_HANG = 5.0
+
+
+def new_sid(prefix: str) -> str:
+    """A Twilio SID: two letters and 32 hex digits (SM message, MM media message, ME media)."""
+    return prefix + secrets.token_hex(16)
+
+
+def basic_auth(login: str, password: str) -> str:
+    """An Authorization header value (aiohttp's BasicAuth is deprecated from 3.14)."""
+    return "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode("ascii")
+
+
+def twilio_error(code: int, *, status: int | None = None, message: str | None = None,
+                 **facts: str) -> web.Response:
+    default_status, template = ERRORS.get(code, (status or 400, "Error {code}"))
+    body = {"code": code, "message": message or template.format(code=code, **facts),
+            "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status or default_status}
+    headers = {"WWW-Authenticate": 'Basic realm="Twilio API"'} if body["status"] == 401 else None
+    return web.json_response(body, status=body["status"], headers=headers)
+
+
+def _bare(phone: str) -> str:
+    return phone.removeprefix("whatsapp:")
+
+
+def _whatsapp(phone: str) -> str:
+    return phone if phone.startswith("whatsapp:") else f"whatsapp:{phone}"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One scripted answer to a send: an error (status + Twilio code), or a hang then an error.
+    `when` limits it to the sends it matches (e.g. one recipient); others pass it by."""
+    status: int
+    code: int
+    message: str | None = None
+    hang: float = 0.0
+    when: Callable[[dict], bool] | None = None
+
+    @classmethod
+    def error(cls, code: int, *, status: int | None = None, message: str | None = None,
+              when: Callable[[dict], bool] | None = None) -> Answer:
+        return cls(status or ERRORS.get(code, (400,))[0], code, message, 0.0, when)
+
+
+def inbound_form(from_phone: str, body: str = "", *, to: str = SHOP_WHATSAPP,
+                 media: Iterable[tuple[str, str]] = (), profile_name: str | None = "Amina Otieno",
+                 wa_id: str | None = None, message_sid: str | None = None,
+                 account_sid: str = ACCOUNT_SID, messaging_service_sid: str | None = None) -> dict[str, str]:
+    """The form Twilio posts to the inbound-message webhook for one WhatsApp message.
+    media: (url, content_type) pairs. A message with media gets an MM sid, as Twilio gives it."""
+    media = list(media)
+    sid = message_sid or new_sid("MM" if media else "SM")
+    phone = _bare(from_phone)
+    form = {
+        "SmsMessageSid": sid, "NumMedia": str(len(media)), "SmsSid": sid, "SmsStatus": "received",
+        "Body": body, "To": _whatsapp(to), "NumSegments": "1", "ReferralNumMedia": "0",
+        "MessageSid": sid, "AccountSid": account_sid, "From": _whatsapp(phone),
+        "ApiVersion": API_VERSION, "WaId": wa_id or re.sub(r"\D", "", phone),
+        "MessageType": _message_type(media),
+    }
+    if profile_name is not None:
+        form["ProfileName"] = profile_name
+    if messaging_service_sid:
+        form["MessagingServiceSid"] = messaging_service_sid
+    for i, (url, content_type) in enumerate(media):
+        form[f"MediaUrl{i}"], form[f"MediaContentType{i}"] = url, content_type
+    return form
+
+
+def _message_type(media: list[tuple[str, str]]) -> str:
+    if not media:
+        return "text"
+    kind = media[0][1].split("/")[0]
+    return kind if kind in ("image", "audio", "video") else "document"
+
+
+def sign(url: str, form: dict[str, str], auth_token: str) -> str:
+    """X-Twilio-Signature for a form posted to `url` (the URL Twilio was configured with)."""
+    return RequestValidator(auth_token).compute_signature(url, form)
+
+
+async def post_signed(session: ClientSession, post_url: str, signed_url: str, form: dict[str, str],
+                      auth_token: str | None, *, signature: str | None = None) -> tuple[int, str]:
+    """Post `form` to `post_url` as Twilio does, signed for `signed_url` (the public URL the app
+    checks against). auth_token None and no signature: unsigned. Returns (status, text)."""
+    headers = {"User-Agent": "TwilioProxy/1.1", "I-Twilio-Idempotency-Token": secrets.token_hex(16)}
+    if signature is None and auth_token is not None:
+        signature = sign(signed_url, form, auth_token)
+    if signature is not None:
+        headers["X-Twilio-Signature"] = signature
+    async with session.post(post_url, data=form, headers=headers,
+                            timeout=ClientTimeout(total=MAX_HANG)) as response:
+        return response.status, await response.text()
+
+
+class FakeTwilio:
+    """Twilio's REST API on 127.0.0.1 and a random port, recording what it is sent.
+
+    requests: every send that reached Messages.json, answered or not, as a dict of the form
+      fields (MESSAGE_FIELDS, None when absent; MediaUrl a list; any other field as sent) plus
+      `sid` (None unless created), `status` (HTTP status answered) and `at` (time.time()).
+    messages: the sends that were created (201).
+    callbacks: the status callbacks sent, with the app's answer.
+    media_requests: the media downloads, with the answer.
+    """
+
+    def __init__(self, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN) -> None:
+        self.account_sid, self.auth_token = account_sid, auth_token
+        self.requests: list[dict[str, Any]] = []
+        self.callbacks: list[dict[str, Any]] = []
+        self.media_requests: list[dict[str, Any]] = []
+        self._script: list[Answer] = []
+        self._media: dict[str, dict[str, Any]] = {}
+        self._runner: web.AppRunner | None = None
+        self._session: ClientSession | None = None
+        self._closing = asyncio.Event()
+        self.port = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> FakeTwilio:
+        app = web.Application()
+        app.router.add_post("/2010-04-01/Accounts/{account_sid}/Messages.json", self._create_message)
+        app.router.add_get("/2010-04-01/Accounts/{account_sid}/Messages/{message_sid}/Media/{media_sid}",
+                           self._media_file)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        self._session = ClientSession()
+        return self
+
+    async def close(self) -> None:
+        self._closing.set()  # ends scripted hangs now
+        if self._session is not None:
+            await self._session.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def __aenter__(self) -> FakeTwilio:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def base_url(self) -> str:
+        """What TWILIO_API_BASE_URL is set to: scheme, host and port, no path."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def messages_url(self) -> str:
+        return f"{self.base_url}/{API_VERSION}/Accounts/{self.account_sid}/Messages.json"
+
+    # -- scripting failures ------------------------------------------------------------------
+    def script(self, *answers: Answer) -> None:
+        """Queue answers; each send takes the first queued answer that matches it, else succeeds."""
+        self._script.extend(answers)
+
+    def fail_next(self, n: int = 1, status: int = 500, *, to: str | None = None) -> None:
+        """The next n sends (to `to`, if given) get a transient error: 500, 503 or 429."""
+        self.script(*[Answer(status, CODE_FOR_STATUS.get(status, 20500), when=_to(to)) for _ in range(n)])
+
+    def rate_limit_next(self, n: int = 1, *, to: str | None = None) -> None:
+        self.fail_next(n, 429, to=to)
+
+    def reject_next(self, code: int, n: int = 1, *, to: str | None = None, freeform_only: bool = False,
+                    status: int = 400, message: str | None = None) -> None:
+        """The next n sends get a permanent 400 with a Twilio code (21211, 63016, 63003, 63024…).
+        freeform_only: only sends with a Body and no ContentSid (a template then goes through)."""
+        def matches(form: dict) -> bool:
+            return (to is None or _bare(form["To"] or "") == _bare(to)) and \
+                not (freeform_only and form["ContentSid"])
+        self.script(*[Answer.error(code, status=status, message=message, when=matches) for _ in range(n)])
+
+    def hang_next(self, n: int = 1, seconds: float = MAX_HANG, *, to: str | None = None) -> None:
+        """The next n sends get no answer for `seconds` (at most MAX_HANG, ended early by close()),
+        then a 503, which a client that timed out never reads."""
+        self.script(*[Answer(503, 20503, hang=min(seconds, MAX_HANG), when=_to(to)) for _ in range(n)])
+
+    def _take_answer(self, form: dict) -> Answer | None:
+        for i, answer in enumerate(self._script):
+            if answer.when is None or answer.when(form):
+                return self._script.pop(i)
+        return None
+
+    # -- the REST API ------------------------------------------------------------------------
+    def _authorized(self, request: web.Request) -> bool:
+        scheme, _, encoded = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
+        try:
+            credentials = base64.b64decode(encoded, validate=True).decode()
+        except ValueError:
+            return False
+        return scheme.lower() == "basic" and \
+            secrets.compare_digest(credentials, f"{self.account_sid}:{self.auth_token}")
+
+    async def _create_message(self, request: web.Request) -> web.Response:
+        posted = await request.post()
+        form: dict[str, Any] = {name: None for name in MESSAGE_FIELDS}
+        form.update({k: str(v) for k, v in posted.items() if k != "MediaUrl"})
+        form["MediaUrl"] = [str(v) for v in posted.getall("MediaUrl", [])]
+        form.update(sid=None, status=None, at=time.time())
+        self.requests.append(form)
+
+        response = await self._answer(request, form)
+        form["status"] = response.status
+        return response
+
+    async def _answer(self, request: web.Request, form: dict) -> web.Response:
+        if not self._authorized(request):
+            return twilio_error(20003)
+        if request.match_info["account_sid"] != self.account_sid:
+            return twilio_error(20404, path=request.path)
+        answer = self._take_answer(form)
+        if answer is not None:
+            if answer.hang:
+                try:
+                    await asyncio.wait_for(self._closing.wait(), answer.hang)
+                except TimeoutError:
+                    pass
+            return twilio_error(answer.code, status=answer.status, message=answer.message,
+                                to=form["To"] or "", path=request.path)
+        refusal = _refusal(form)
+        if refusal is not None:
+            return twilio_error(refusal, to=form["To"] or "")
+        form["sid"] = new_sid("SM")
+        return web.json_response(self._message_resource(form), status=201)
+
+    def _message_resource(self, form: dict) -> dict[str, Any]:
+        now = format_datetime(datetime.now(timezone.utc))
+        uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{form['sid']}"
+        return {
+            "account_sid": self.account_sid, "api_version": API_VERSION, "body": form["Body"] or "",
+            "date_created": now, "date_sent": None, "date_updated": now, "direction": "outbound-api",
+            "error_code": None, "error_message": None, "from": form["From"],
+            "messaging_service_sid": form["MessagingServiceSid"], "num_media": str(len(form["MediaUrl"])),
+            "num_segments": "1", "price": None, "price_unit": "USD", "sid": form["sid"], "status": "queued",
+            "subresource_uris": {"media": f"{uri}/Media.json", "feedback": f"{uri}/Feedback.json"},
+            "to": form["To"], "uri": f"{uri}.json",
+        }
+
+    # -- recorded sends ----------------------------------------------------------------------
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r["status"] == 201]
+
+    def messages_to(self, phone: str) -> list[dict[str, Any]]:
+        """Created messages to a number, given as +E164 or whatsapp:+E164."""
+        return [m for m in self.messages if _bare(m["To"] or "") == _bare(phone)]
+
+    def message(self, sid: str) -> dict[str, Any]:
+        for m in self.messages:
+            if m["sid"] == sid:
+                return m
+        raise LookupError(f"no message {sid} was created; created: {[m['sid'] for m in self.messages]}")
+
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 2.0,
+                       interval: float = 0.01) -> Any:
+        """Poll `predicate` until it returns something truthy (returned), at most `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = predicate()
+            if result:
+                return result
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"not met within {timeout}s; sends so far: {self.requests!r}")
+            await asyncio.sleep(interval)
+
+    async def wait_for_messages(self, count: int = 1, *, to: str | None = None,
+                                timeout: float = 2.0) -> list[dict[str, Any]]:
+        """At least `count` created messages (to `to`, if given); returns them all."""
+        def found() -> list[dict[str, Any]] | None:
+            messages = self.messages_to(to) if to else self.messages
+            return messages if len(messages) >= count else None
+        return await self.wait_for(found, timeout)
+
+    # -- webhooks to the app -----------------------------------------------------------------
+    async def send_status_callback(self, message_sid: str, status: str, error_code: int | None = None,
+                                   url: str | None = None, *, signed_url: str | None = None,
+                                   post_url: str | None = None, extra: dict[str, str] | None = None) -> int:
+        """Post a status callback for a created message, as Twilio does, and return the app's
+        HTTP status. `url` is where to sign for and post to, by default the StatusCallback the
+        send gave. The app checks signatures against its PUBLIC_BASE_URL, which in tests is not
+        where it listens: then sign for `signed_url` and post to `post_url` (each defaults to `url`)."""
+        message = next((m for m in self.messages if m["sid"] == message_sid), None)
+        signed = signed_url or url or (message and message["StatusCallback"])
+        target = post_url or url or signed
+        if not signed or not target:
+            raise ValueError(f"no StatusCallback recorded for {message_sid}; pass url= or signed_url=")
+        to = message["To"] if message else SHOP_WHATSAPP
+        sender = message["From"] if message else SHOP_WHATSAPP
+        form = {"MessageSid": message_sid, "SmsSid": message_sid, "MessageStatus": status,
+                "SmsStatus": status, "AccountSid": self.account_sid, "To": to, "From": sender or "",
+                "ApiVersion": API_VERSION}
+        if to.startswith("whatsapp:"):
+            form.update(ChannelPrefix="whatsapp", ChannelInstallSid=new_sid("XE"),
+                        ChannelToAddress=_bare(to), StructuredMessage="false")
+            if status in ("delivered", "read"):
+                form["EventType"] = status.upper()
+        if error_code is not None:
+            form["ErrorCode"] = str(error_code)
+        form.update(extra or {})
+        answer, _ = await post_signed(self._session, target, signed, form, self.auth_token)
+        self.callbacks.append({**form, "signed_url": signed, "post_url": target, "answer": answer})
+        return answer
+
+    def inbound_form(self, from_phone: str, body: str = "", *,
+                     attachments: Iterable[tuple[bytes, str]] = (), **options: Any) -> dict[str, str]:
+        """inbound_form() for this account. attachments: (content, content_type) pairs, hosted
+        here as the message's media so the app can download them."""
+        attachments = list(attachments)
+        if attachments:
+            sid = options.setdefault("message_sid", new_sid("MM"))
+            options["media"] = [*options.get("media", ()), *[
+                (self.add_media(f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}/Media/{new_sid('ME')}",
+                                content, content_type), content_type)
+                for content, content_type in attachments]]
+        return inbound_form(from_phone, body, account_sid=self.account_sid, **options)
+
+    # -- media -------------------------------------------------------------------------------
+    def add_media(self, path: str | None, content: bytes, content_type: str, *,
+                  missing_times: int = 0) -> str:
+        """Host `content` at `path` (None: a new …/Messages/MM…/Media/ME… path) behind basic auth;
+        the first `missing_times` authorised downloads answer 404, as Twilio does while media is
+        still being stored. Returns the full URL, as Twilio puts it in MediaUrl0."""
+        path = path or (f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{new_sid('MM')}"
+                        f"/Media/{new_sid('ME')}")
+        path = re.sub(r"^https?://[^/]+", "", path)
+        self._media[path] = {"content": content, "content_type": content_type, "missing": missing_times}
+        return f"{self.base_url}{path}"
+
+    async def _media_file(self, request: web.Request) -> web.Response:
+        media = self._media.get(request.path)
+        if not self._authorized(request):
+            response = twilio_error(20003)
+        elif media is None or media["missing"] > 0:
+            if media is not None:
+                media["missing"] -= 1
+            response = twilio_error(20404, path=request.path)
+        else:
+            response = web.Response(body=media["content"], content_type=media["content_type"])
+        self.media_requests.append({"path": request.path, "status": response.status, "at": time.time()})
+        return response
+
+
+def _to(phone: str | None) -> Callable[[dict], bool] | None:
+    return None if phone is None else (lambda form: _bare(form["To"] or "") == _bare(phone))
+
+
+def _refusal(form: dict) -> int | None:
+    """The checks Twilio makes on every send, so the fake refuses what Twilio would."""
+    if not form["To"]:
+        return 21604
+    if not form["From"] and not form["MessagingServiceSid"]:
+        return 21603
+    if not (form["Body"] or form["ContentSid"] or form["MediaUrl"]):
+        return 21619
+    if form["ContentVariables"] is not None:
+        try:
+            if not isinstance(json.loads(form["ContentVariables"]), dict):
+                return 21656
+        except ValueError:
+            return 21656
+    if form["From"] and form["From"].startswith("whatsapp:") != form["To"].startswith("whatsapp:"):
+        return 21910
+    return None

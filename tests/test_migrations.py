@@ -1,0 +1,107 @@
+"""`orderdesk db upgrade` (CONTRACT §1): safe to run twice, and it builds exactly the schema the models describe."""
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
+
+from core.db import make_engine
+from core.migrate import upgrade
+from core.models import Base
+from tests.conftest import PG_HINT, PG_URL, run_blocking
+
+ORDERDESK = Path(sys.executable).with_name("orderdesk")
+
+
+async def _autocommit(url: str, statement: str) -> None:
+    engine = make_engine(url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(statement))
+    await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_database(request, tmp_path) -> str:
+    """A database nobody has migrated yet."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+        return
+    if not PG_URL:
+        pytest.skip(PG_HINT)
+    server = make_url(PG_URL)
+    name = f"orderdesk_fresh_{uuid.uuid4().hex[:10]}"
+    run_blocking(_autocommit(PG_URL, f'CREATE DATABASE "{name}"'))
+    yield server.set(database=name).render_as_string(hide_password=False)
+    run_blocking(_autocommit(PG_URL, f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+def db_upgrade(url: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(ORDERDESK), "db", "upgrade"], env={**os.environ, "DATABASE_URL": url}, cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def _inspect(url: str, look):
+    async def go():
+        engine = make_engine(url)
+        async with engine.connect() as conn:
+            result = await conn.run_sync(look)
+        await engine.dispose()
+        return result
+
+    return asyncio.run(go())
+
+
+def tables(url: str) -> set[str]:
+    return _inspect(url, lambda conn: set(inspect(conn).get_table_names()))
+
+
+def schema_differences(url: str) -> list:
+    def compare(conn):
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return compare_metadata(context, Base.metadata)
+
+    return _inspect(url, compare)
+
+
+def test_db_upgrade_creates_every_table_on_an_empty_database(empty_database, tmp_path):
+    result = db_upgrade(empty_database, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert {t.name for t in Base.metadata.sorted_tables} <= tables(empty_database)
+
+
+def test_db_upgrade_twice_is_safe(empty_database, tmp_path):
+    first = db_upgrade(empty_database, tmp_path)
+
+    second = db_upgrade(empty_database, tmp_path)
+
+    assert (first.returncode, second.returncode) == (0, 0), second.stderr
+    assert {t.name for t in Base.metadata.sorted_tables} <= tables(empty_database)
+
+
+def test_db_upgrade_keeps_the_data_already_there(empty_database, tmp_path):
+    upgrade(empty_database)
+    seeded = subprocess.run([str(ORDERDESK), "seed-demo"], env={**os.environ, "DATABASE_URL": empty_database},
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert seeded.returncode == 0, seeded.stderr
+
+    result = db_upgrade(empty_database, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    count = _inspect(empty_database, lambda conn: conn.execute(text("SELECT count(*) FROM products")).scalar())
+    assert count > 0
+
+
+def test_the_migrated_schema_matches_the_models(empty_database):
+    upgrade(empty_database)
+
+    differences = schema_differences(empty_database)
+
+    assert differences == [], differences

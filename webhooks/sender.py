@@ -1,0 +1,125 @@
+"""The outbox sender: wakes after each commit (and sweeps on a timer), claims due messages, sends
+them to Twilio outside any transaction, and records the answer."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from core import outbox
+from core.models import OutboundMessage
+from webhooks import delivery
+
+log = logging.getLogger("orderdesk.sender")
+
+
+@dataclass
+class Sent:
+    sid: str
+    status: str
+
+
+class ConsoleTransport:
+    """No Twilio credentials: log the message and call it sent, so the whole flow can be tried."""
+
+    async def send(self, message: OutboundMessage, status_callback: str) -> Sent:
+        log.info("WhatsApp to %s (%s):\n%s", message.to_phone, message.kind, message.body)
+        return Sent(sid=f"console-{message.id}", status="sent")
+
+    async def close(self) -> None:
+        pass
+
+
+class TwilioTransport:
+    """Twilio's own async client, pointed at TWILIO_API_BASE_URL (tests point it at a loopback fake)."""
+
+    def __init__(self, settings) -> None:
+        from twilio.http.async_http_client import AsyncTwilioHttpClient
+        from twilio.rest import Client
+
+        self._http = AsyncTwilioHttpClient()  # must be made inside the running loop (it opens a session)
+        self._client = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=self._http)
+        self._client.api.base_url = settings.twilio_api_base_url.rstrip("/")
+        self._from = settings.twilio_whatsapp_from
+
+    async def send(self, message: OutboundMessage, status_callback: str) -> Sent:
+        from twilio.base.exceptions import TwilioRestException
+
+        try:
+            # The async client ignores its own timeout setting, so the deadline is ours.
+            async with asyncio.timeout(delivery.SEND_TIMEOUT_S):
+                sent = await self._client.messages.create_async(
+                    to=f"whatsapp:{message.to_phone}", from_=self._from, body=message.body,
+                    status_callback=status_callback)
+        except TwilioRestException as exc:
+            raise delivery.classify(exc.status, exc.code, exc.msg or str(exc)) from None
+        except (asyncio.TimeoutError, OSError) as exc:
+            raise delivery.SendFailure(True, None, f"no answer from Twilio ({type(exc).__name__})") from None
+        except Exception as exc:  # aiohttp errors and anything the client raises are worth a retry
+            raise delivery.SendFailure(True, None, f"{type(exc).__name__}: {exc}") from None
+        return Sent(sid=sent.sid, status=sent.status or "queued")
+
+    async def close(self) -> None:
+        await self._http.close()
+
+
+class Sender:
+    def __init__(self, uow, transport, *, status_callback: str, batch: int = 20,
+                 lease: timedelta = timedelta(seconds=60), sweep_seconds: float = 1.0,
+                 policy: delivery.Policy = delivery.Policy(), on_failed=None) -> None:
+        self.uow, self.transport, self.policy = uow, transport, policy
+        self.status_callback = status_callback
+        self.batch, self.lease, self.sweep_seconds = batch, lease, sweep_seconds
+        self.on_failed = on_failed
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                while await self.send_due():
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the worker must outlive any one bad pass; the rows stay queued
+                log.exception("outbox pass failed; retrying on the next sweep")
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.sweep_seconds)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def send_due(self) -> int:
+        """One pass: claim, send (no transaction open), record. Returns how many were claimed."""
+        async with self.uow() as tx:
+            claimed = await outbox.claim_due(tx, limit=self.batch, lease=self.lease)
+            await tx.session.commit()  # not tx.commit(): that would wake us again
+        await asyncio.gather(*(self._deliver(message) for message in claimed))
+        return len(claimed)
+
+    async def _deliver(self, message: OutboundMessage) -> None:
+        try:
+            sent = await self.transport.send(message, self.status_callback)
+        except delivery.SendFailure as failure:
+            return await self._failed(message, failure)
+        async with self.uow() as tx:
+            await outbox.record_sent(tx, message.id, sent.sid, sent.status)
+            await tx.session.commit()
+
+    async def _failed(self, message: OutboundMessage, failure: delivery.SendFailure) -> None:
+        async with self.uow() as tx:
+            if failure.transient and message.attempts < self.policy.max_attempts:
+                at = tx.now() + self.policy.backoff(message.attempts)
+                await outbox.record_retry(tx, message.id, at, str(failure))
+                log.warning("message %s to %s: %s; retry %d at %s", message.id, message.to_phone, failure,
+                            message.attempts, at.isoformat())
+            else:
+                failed = await outbox.record_failed(tx, message.id, str(failure.code) if failure.code else None,
+                                                    failure.reason)
+                log.error("message %s to %s failed for good: %s", message.id, message.to_phone, failure)
+                if self.on_failed is not None:
+                    await self.on_failed(tx, failed)
+            await tx.commit()

@@ -1,0 +1,108 @@
+"""Twilio's webhooks: signature first (403, nothing written), store by MessageSid, answer empty TwiML."""
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from twilio.request_validator import RequestValidator
+
+from bot.inbound import handle_inbound
+from core import alerts, inbox, outbox
+from webhooks import keys
+
+log = logging.getLogger("orderdesk.twilio")
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+MAX_MEDIA = 10
+MAX_BODY_CHARS = 20_000
+
+
+def _twiml(status: int = 200) -> web.Response:
+    return web.Response(status=status, text=EMPTY_TWIML, content_type="text/xml")
+
+
+def _signed(request: web.Request, form) -> bool:
+    settings = request.app[keys.SETTINGS]
+    if not settings.twilio_enabled:
+        return True  # console mode: start-up warned loudly that signatures are not checked
+    signature = request.headers.get("X-Twilio-Signature", "")
+    # Twilio signs the URL it called, which behind a proxy is not the one this process sees.
+    url = settings.public_base_url.rstrip("/") + request.path_qs
+    return bool(signature) and RequestValidator(settings.twilio_auth_token).validate(url, dict(form), signature)
+
+
+def _media(form) -> list[dict]:
+    try:
+        count = min(max(int(form.get("NumMedia", "0")), 0), MAX_MEDIA)
+    except ValueError:
+        count = 0
+    media = []
+    for i in range(count):
+        url = form.get(f"MediaUrl{i}")
+        if url:
+            media.append({"url": url, "contentType": (form.get(f"MediaContentType{i}") or "").lower()})
+    return media
+
+
+async def inbound(request: web.Request) -> web.Response:
+    form = await request.post()
+    if not _signed(request, form):
+        return web.Response(status=403, text="invalid Twilio signature")
+    sid = form.get("MessageSid") or form.get("SmsMessageSid")
+    sender = form.get("From")
+    if not sid or not sender:
+        return web.Response(status=400, text="MessageSid and From are required")
+    uow = request.app[keys.UOW]
+    async with uow() as tx:
+        message_id = await inbox.store(
+            tx, message_sid=str(sid)[:64], from_phone=str(sender)[:40], body=str(form.get("Body", ""))[:MAX_BODY_CHARS],
+            media=_media(form), wa_id=(str(form["WaId"])[:20] if form.get("WaId") else None),
+            profile_name=(str(form["ProfileName"])[:200] if form.get("ProfileName") else None))
+        await tx.session.commit()
+    if message_id is not None:
+        await process(uow, message_id)
+    return _twiml()
+
+
+async def process(uow, message_id: int) -> None:
+    """Answer a stored message. A failure here is recorded and relayed, never lost or raised to Twilio."""
+    try:
+        async with uow() as tx:
+            message = await inbox.take_unprocessed(tx, message_id)
+            if message is None:
+                return
+            await handle_inbound(tx, message)
+            message.processed_at = tx.now()
+            await tx.commit()
+    except Exception as exc:
+        log.exception("inbound message %s could not be handled", message_id)
+        async with uow() as tx:
+            message = await inbox.take_unprocessed(tx, message_id)
+            if message is None:
+                return
+            message.error, message.processed_at = f"{type(exc).__name__}: {exc}"[:1000], tx.now()
+            await alerts.tell_admins(tx, "admin_relay", key=f"inbound:{message_id}:unhandled",
+                                     variables={"name": message.profile_name or "customer",
+                                                "phone": message.from_phone.removeprefix("whatsapp:"),
+                                                "order": " (we could not handle this message automatically)",
+                                                "text": message.body[:600] or "[media]"})
+            await tx.commit()
+
+
+async def status_callback(request: web.Request) -> web.Response:
+    form = await request.post()
+    if not _signed(request, form):
+        return web.Response(status=403, text="invalid Twilio signature")
+    sid = form.get("MessageSid") or form.get("SmsSid")
+    status = form.get("MessageStatus") or form.get("SmsStatus")
+    if not sid or not status:
+        return web.Response(status=400, text="MessageSid and MessageStatus are required")
+    async with request.app[keys.UOW]() as tx:
+        await outbox.record_callback(tx, str(sid)[:64], str(status)[:40].lower(),
+                                     str(form["ErrorCode"])[:20] if form.get("ErrorCode") else None)
+        await tx.commit()
+    return _twiml()
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/webhooks/twilio/whatsapp", inbound)
+    app.router.add_post("/webhooks/twilio/status", status_callback)
