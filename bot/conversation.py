@@ -6,8 +6,12 @@ inbound message, so a message handled twice can never be answered twice.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from itertools import zip_longest
+from zoneinfo import ZoneInfo
 
 from bot import replies
+from bot.payment_texts import PaymentRead, check_amount, read_payment_text
 from bot.payments import is_payment_text, is_prefilled_order_message, is_receipt_media
 from bot.references import find_foreign_references, find_references
 from core import alerts, customers, orders, outbox, proofs
@@ -67,8 +71,14 @@ async def customer_turn(uow, customer: Customer, message: InboundMessage) -> Non
         return await _cancel(turn, find_references(rest, [prefix]))
     references = find_references(turn.text, [prefix])
     receipts = [m for m in message.media if is_receipt_media(m.get("contentType", ""))]
-    if receipts or (is_payment_text(turn.text) and not is_prefilled_order_message(turn.text)):
-        return await _payment(turn, references, receipts)
+    prefilled = is_prefilled_order_message(turn.text)
+    reads = [] if prefilled else read_payment_text(turn.text, uow.settings.currency)
+    confirmations = [r for r in reads if r.kind != "claim"]
+    if receipts or confirmations or (is_payment_text(turn.text) and not prefilled):
+        # A Paybill "for account <ref>" names its order even when the customer wrote nothing else.
+        for read in reads:
+            references += [r for r in find_references(read.account or "", [prefix]) if r not in references]
+        return await _payment(turn, references, receipts, reads)
     if references:
         return await _about_order(turn, references[0])
     if word in GREETINGS or (not word and not message.media):
@@ -118,36 +128,78 @@ def _summary(turn: Turn, order: Order) -> dict:
             "status": order.status}
 
 
-async def _payment(turn: Turn, references: list[str], receipts: list[dict]) -> None:
+async def _payment(turn: Turn, references: list[str], receipts: list[dict], reads: list[PaymentRead]) -> None:
     if references:
         order = await _owned_order(turn, references[0])
         if order is None:
             return
     else:
         order = await _newest_pending(turn)
-    evidence = _evidence(turn, receipts)
     if order is None:
-        await turn.tell_admins("admin_payment_no_order", evidence=evidence)
+        await turn.tell_admins("admin_payment_no_order", evidence=_evidence(turn, receipts, reads))
         return await turn.say("payment_need_reference", prompt=True)
     turn.link(order)
-    for proof in receipts or [None]:
-        await proofs.record_proof(
-            turn.uow, order, kind="receipt" if proof else "text", actor=turn.customer.phone, raw_text=turn.text,
-            media_url=proof["url"] if proof else None, content_type=proof["contentType"] if proof else None,
-            inbound_message_id=turn.message.id)
-    facts = {**alerts.order_facts(turn.uow, order), "evidence": evidence}
+    recorded = []
+    for media, read in zip_longest(receipts, reads) if (receipts or reads) else [(None, None)]:
+        code = read.transaction_code if read else None
+        used = await proofs.orders_with_code(turn.uow, code) if code else {}
+        if order.id in used:
+            continue  # the same code quoted again for the same order: already on file, not a reuse
+        flags = _flags(turn, order, read, [ref for oid, ref in used.items() if oid != order.id])
+        recorded.append(await proofs.record_proof(
+            turn.uow, order, kind="receipt" if media else "text", actor=turn.customer.phone, raw_text=turn.text,
+            media_url=media["url"] if media else None, content_type=media["contentType"] if media else None,
+            inbound_message_id=turn.message.id, flags=flags,
+            provider=read.provider if read else None, transaction_code=code,
+            amount=read.amount if read else None, currency=read.currency if read else None))
+    facts = {**alerts.order_facts(turn.uow, order), "evidence": _evidence(turn, receipts, reads, recorded)}
     if order.status == Status.CANCELLED:
         await turn.tell_admins("admin_payment_after_cancel", **facts)
         return await turn.say("payment_after_cancel", order=order, reference=order.reference)
     await turn.tell_admins("admin_payment_report", **facts)
-    await turn.say("payment_ack", order=order, reference=order.reference, read="")
+    await turn.say("payment_ack", order=order, reference=order.reference, read=_what_we_read(turn, order, recorded))
 
 
-def _evidence(turn: Turn, receipts: list[dict]) -> str:
+def _flags(turn: Turn, order: Order, read: PaymentRead | None, reused_for: list[str]) -> list[str]:
+    """What an admin must look at before confirming: doubts, a wrong amount, a reused code, an old time."""
+    if read is None:
+        return []
+    flags = [f"doubtful: {doubt}" for doubt in read.doubts]
+    if reused_for:
+        flags.append(f"code_reused: {read.transaction_code} already used for {', '.join(sorted(reused_for))}")
+    if read.amount is not None or read.kind != "claim":
+        flag, words = check_amount(read.amount, read.currency, order.total, turn.settings.currency)
+        if flag:
+            flags.append(f"{flag}: {words}")
+    if read.time is not None:
+        paid_at = read.time.replace(tzinfo=ZoneInfo(turn.settings.shop_timezone))
+        if paid_at < order.created_at - timedelta(minutes=5):  # clocks and minute-rounding differ a little
+            flags.append(f"before_order: paid {read.time:%d/%m/%y %H:%M}, before the order was placed")
+    return flags
+
+
+def _what_we_read(turn: Turn, order: Order, recorded) -> str:
+    """`: we got M-PESA QJK3ABCD12 for KES 3,000.00` and, when short, what is still due."""
+    read = next((p for p in recorded if p.amount is not None and p.currency == turn.settings.currency), None)
+    if read is None:
+        return ""
+    what = " ".join(part for part in (read.provider, read.transaction_code) if part) or "a payment"
+    text = f": we got {what} for {alerts.money(turn.settings, read.amount)}"
+    if read.amount < order.total:
+        text += (f". We received {read.amount:,.2f} of {order.total:,.2f}, "
+                 f"{order.total - read.amount:,.2f} to go")
+    return text
+
+
+def _evidence(turn: Turn, receipts: list[dict], reads: list[PaymentRead], recorded=()) -> str:
+    """The alert's evidence: one line per proof, flagged ones first, then the customer's words."""
+    lines = replies.proof_lines(recorded, turn.settings.currency)
     if receipts:
         kinds = ", ".join("PDF" if "pdf" in r["contentType"] else "photo" for r in receipts)
-        return f"Receipt: {kinds}. Message: “{_clip(turn.text)}”" if turn.text else f"Receipt: {kinds}."
-    return f"Message: “{_clip(turn.text)}”"
+        lines.append(f"Receipt: {kinds}.")
+    if turn.text and not reads:
+        lines.append(f"Message: “{_clip(turn.text)}”")
+    return "\n".join(lines)
 
 
 async def _newest_pending(turn: Turn) -> Order | None:

@@ -56,6 +56,23 @@ TEXTS: dict[str, str] = {
 }
 
 
+def proof_line(proof, currency: str) -> str:
+    """One line per payment proof for admins: ✅ when nothing is flagged, ⚠ and the flags first."""
+    what = " ".join(part for part in (proof.provider, proof.transaction_code) if part)
+    if not what and proof.amount is None and not proof.flags:
+        return {"receipt": "📎 receipt " + (proof.content_type or ""), "manual": "💵 recorded by the shop"}.get(
+            proof.kind, f"💬 “{proof.raw_text[:80]}”")
+    what = what or proof.kind
+    amount = f", {proof.currency or currency} {proof.amount:,.2f}" if proof.amount is not None else ""
+    if proof.flags:
+        return f"⚠ {what}{amount}: " + "; ".join(flag.split(": ", 1)[-1] for flag in proof.flags)
+    return f"✅ {what}{amount}" + (" = order total" if proof.amount is not None else "")
+
+
+def proof_lines(proofs, currency: str) -> list[str]:
+    return sorted((proof_line(p, currency) for p in proofs), key=lambda line: not line.startswith("⚠"))
+
+
 def storefront_prefill(shop_name: str, reference: str) -> str:
     """The message the storefront's WhatsApp link prefills for the customer."""
     return f"Hello {shop_name}! I have placed order {reference} and would like to pay."
@@ -76,3 +93,50 @@ def render(kind: str, variables: Mapping) -> str:
     else:
         template = TEXTS[kind]
     return template.format_map(values)
+
+
+# --- admin answers: compact, one screen, the reference in each, the next step on a failure -------
+
+ADMIN_TEXTS: dict[str, str] = {
+    "unknown": "🤔 I don't know “{word}”.{suggestion} Send help for the commands.",
+    "usage": "Usage: {usage}",
+    "foreign": "{reference} is not one of our references (ours start with {prefix}-).",
+    "confirmed": "✅ {reference} confirmed; {name} has been told.\nStock: {stock}",
+    "already": "{reference} is already {status}; nothing changed.",
+    "moved": "👍 {reference} is now {status}; {name} has been told.",
+    "cancelled": "✖ {reference} cancelled{restocked}; {name} has been told.",
+    "orders_none": "No {status} orders.",
+    "orders": "{status} orders ({count}):\n{lines}",
+    "stock": "{name} ({barcode}): {stock} in stock.",
+    "stock_changed": "{name} ({barcode}): {before} → {stock}.",
+    "replied": "📨 Sent to {phone}{order}. The bot stays quiet to them for {quiet}.",
+    "paid": "💵 Payment {code}{amount} recorded on {reference} as verified. Next: confirm {reference}",
+    "low_stock_hint": "Low: {items}.",
+}
+
+
+def admin(kind: str, **variables) -> str:
+    return ADMIN_TEXTS[kind].format_map(_Blank(variables))
+
+
+def admin_error(exc: Exception) -> str:
+    """A refused admin command, in words that say what to do next (one row per domain error)."""
+    from core import errors as e
+
+    rows = {
+        e.NotFound: lambda x: f"❓ No {x.what} {x.key}. Check it, or send: orders",
+        e.InvalidTransition: lambda x: (f"⛔ {x.reference} is {x.current}; it can't become {x.wanted}. "
+                                        f"Next allowed: {', '.join(x.allowed) or 'nothing, it is final'}."),
+        e.InsufficientStock: lambda x: (f"❌ Not enough stock for {x.reference}: "
+                                        + "; ".join(f"{s.name} ({s.barcode}) need {s.wanted}, have {s.available}"
+                                                    for s in x.shortages)
+                                        + f". Restock with: stock <barcode> +N, then confirm {x.reference}"),
+        e.StockBelowZero: lambda x: (f"⛔ {x.barcode} has {x.available}; {x.delta:+d} would go below 0. "
+                                     f"Use stock {x.barcode} =N to set a level."),
+        e.InvalidField: lambda x: f"⛔ {x.message}",
+        e.NotAllowed: lambda x: f"⛔ {x.reason}",
+    }
+    for cls in type(exc).__mro__:
+        if cls in rows:
+            return rows[cls](exc)
+    return f"⛔ {exc}"

@@ -80,6 +80,10 @@ async def adjust_stock(uow, product_id: str, delta: int, reason: str, actor: str
     return await stock.adjust(uow.session, product_id, delta=delta, reason=reason, actor=actor, now=uow.now())
 
 
+async def set_stock(uow, product_id: str, level: int, reason: str, actor: str) -> Product:
+    return await stock.adjust(uow.session, product_id, set_to=level, reason=reason, actor=actor, now=uow.now())
+
+
 async def find_by_barcode(uow, barcode: str) -> Product:
     product = (await uow.session.execute(
         select(Product).where(func.lower(Product.barcode) == barcode.strip().lower())

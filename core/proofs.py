@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from sqlalchemy import func, select
+
 from core.models import Order, PaymentProof
 from core.status import PaymentStatus
 
@@ -26,3 +28,12 @@ async def record_proof(uow, order: Order, *, kind: str, actor: str, raw_text: st
     await uow.session.flush()
     return proof
 
+
+
+async def orders_with_code(uow, code: str) -> dict[str, str]:
+    """order id -> reference of every order that already has a proof with this transaction code."""
+    rows = await uow.session.execute(
+        select(Order.id, Order.reference).join(PaymentProof, PaymentProof.order_id == Order.id)
+        .where(func.upper(PaymentProof.transaction_code) == code.upper())
+    )
+    return dict(rows.all())

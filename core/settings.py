@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -46,16 +46,22 @@ class Settings(BaseSettings):
     shop_name: str = "Demo Shop"
     currency: str = "KES"
     payment_instructions: str = "Pay by M-PESA to till 123456 and send us the confirmation here."
-    api_compat: str = ""
+    api_compat: Literal["", "drf"] = ""
     cors_allowed_origins: Annotated[list[str], NoDecode] = []
     handover_quiet: timedelta | None = timedelta(hours=2)
     orderdesk_env: str = "development"
     metrics_token: str | None = None
+    shop_timezone: str = "UTC"
 
     @field_validator("admin_phones", "cors_allowed_origins", mode="before")
     @classmethod
     def _commas(cls, value: object) -> object:
         return _split_commas(value)
+
+    @field_validator("api_compat", mode="before")
+    @classmethod
+    def _compat(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value  # `DRF` is a typo worth forgiving
 
     @field_validator("handover_quiet", mode="before")
     @classmethod

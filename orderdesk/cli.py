@@ -103,6 +103,12 @@ def cmd_seed_demo(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_catalog(args, settings: Settings) -> int:
+    from orderdesk import catalog_import
+
+    return asyncio.run(catalog_import.run(settings, args.source, args.stock))
+
+
 def cmd_chat(args, settings: Settings) -> int:
     from orderdesk.chat import chat
 
@@ -137,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     seed = sub.add_parser("seed-demo", help="load the demo catalog (idempotent)")
     seed.set_defaults(func=cmd_seed_demo)
+
+    catalog = sub.add_parser("catalog", help="the product catalog")
+    catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True)
+    load = catalog_sub.add_parser("import", help="move a catalog in (the old storefront's JSON or CSV), ids kept")
+    load.add_argument("source", metavar="FILE|URL")
+    load.add_argument("--stock", action="store_true", help="also set the stock of products already here")
+    catalog.set_defaults(func=cmd_catalog)
 
     chat = sub.add_parser("chat", help="play a WhatsApp user against a running server")
     chat.add_argument("--phone", required=True, help="the WhatsApp number you play, E.164")

@@ -143,11 +143,17 @@ async def twilio():
 
 
 @pytest.fixture
-def wa_settings(settings, twilio) -> Settings:
+def admins() -> list[str]:
+    """ADMIN_PHONES for the WhatsApp app; a module overrides this fixture to have more."""
+    return [ADMIN_PHONE]
+
+
+@pytest.fixture
+def wa_settings(settings, twilio, admins) -> Settings:
     return settings.model_copy(update={
         "twilio_account_sid": twilio.account_sid, "twilio_auth_token": twilio.auth_token,
         "twilio_api_base_url": twilio.base_url, "public_base_url": PUBLIC_BASE_URL,
-        "admin_phones": [ADMIN_PHONE]})
+        "admin_phones": admins})
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """The real `orderdesk` console script (CONTRACT §1), run as a process against a SQLite file."""
+import asyncio
 import os
 import re
 import shutil
@@ -26,6 +27,12 @@ def database(tmp_path, sqlite_template) -> str:
 def orderdesk(database: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "DATABASE_URL": database, "DEFAULT_REGION": "KE"}
     return subprocess.run([str(ORDERDESK), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+async def orderdesk_async(database: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """The command while the app serves in this event loop: waiting on a thread keeps the loop (and the
+    app's own transactions) moving, as a server process would while someone runs the command."""
+    return await asyncio.to_thread(orderdesk, database, *args, cwd=cwd)
 
 
 def created_token(result: subprocess.CompletedProcess) -> str:
@@ -60,7 +67,8 @@ def test_two_tokens_created_are_different(database, tmp_path):
 
 
 async def test_a_created_admin_token_works_against_the_api(database, tmp_path, api):
-    token = created_token(orderdesk(database, "token", "create", "--role", "admin", "--name", "owner", cwd=tmp_path))
+    token = created_token(await orderdesk_async(database, "token", "create", "--role", "admin", "--name", "owner",
+                                                cwd=tmp_path))
 
     response = await api.get("/api/orders/", headers=bearer(token))
 
@@ -68,14 +76,14 @@ async def test_a_created_admin_token_works_against_the_api(database, tmp_path, a
 
 
 async def test_a_created_customer_token_sees_the_orders_of_its_phone(database, tmp_path, api):
-    orderdesk(database, "seed-demo", cwd=tmp_path)
+    await orderdesk_async(database, "seed-demo", cwd=tmp_path)
     shirt = DEMO_CATALOG[0]
     for phone in ("+254712345678", "+254722000111"):
         placed = await api.post("/api/orders/", json={"customerName": "A", "customerPhone": phone,
                                                       "items": [{"productId": shirt["id"], "quantity": 1}]})
         assert placed.status == 201, await placed.text()
-    token = created_token(orderdesk(database, "token", "create", "--role", "customer", "--name", "amina",
-                                    "--phone", "0712 345 678", cwd=tmp_path))
+    token = created_token(await orderdesk_async(database, "token", "create", "--role", "customer", "--name", "amina",
+                                                "--phone", "0712 345 678", cwd=tmp_path))
 
     response = await api.get("/api/orders/my-orders/", headers=bearer(token))
 
@@ -92,9 +100,10 @@ def test_a_customer_token_without_a_phone_is_refused_with_a_reason(database, tmp
 
 
 async def test_token_revoke_makes_the_token_401(database, tmp_path, api):
-    token = created_token(orderdesk(database, "token", "create", "--role", "staff", "--name", "till", cwd=tmp_path))
+    token = created_token(await orderdesk_async(database, "token", "create", "--role", "staff", "--name", "till",
+                                                cwd=tmp_path))
 
-    result = orderdesk(database, "token", "revoke", "till", cwd=tmp_path)
+    result = await orderdesk_async(database, "token", "revoke", "till", cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
     response = await api.get("/api/orders/", headers=bearer(token))
@@ -109,7 +118,7 @@ def test_revoking_an_unknown_token_fails_with_a_reason(database, tmp_path):
 
 
 async def test_seed_demo_loads_the_demo_catalog(database, tmp_path, api):
-    result = orderdesk(database, "seed-demo", cwd=tmp_path)
+    result = await orderdesk_async(database, "seed-demo", cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
     catalog = await (await api.get("/api/products/")).json()
@@ -117,10 +126,10 @@ async def test_seed_demo_loads_the_demo_catalog(database, tmp_path, api):
 
 
 async def test_seed_demo_twice_changes_nothing_the_second_time(database, tmp_path, api):
-    orderdesk(database, "seed-demo", cwd=tmp_path)
+    await orderdesk_async(database, "seed-demo", cwd=tmp_path)
     first = await (await api.get("/api/products/")).json()
 
-    result = orderdesk(database, "seed-demo", cwd=tmp_path)
+    result = await orderdesk_async(database, "seed-demo", cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
     assert await (await api.get("/api/products/")).json() == first

@@ -156,6 +156,25 @@ async def test_the_created_order_carries_a_whatsapp_link_with_its_reference(clie
     assert order["orderReference"] in text
 
 
+ORDER_FIELDS = {"id", "orderReference", "customerName", "customerPhone", "customerAddress", "status", "paymentStatus",
+                "total", "itemCount", "items", "history", "paymentProofs", "createdAt", "updatedAt"}
+ITEM_FIELDS = {"productId", "productName", "productBarcode", "productImage", "quantity", "unitPrice", "selectedSize",
+               "selectedColor", "subtotal"}
+HISTORY_FIELDS = {"from", "to", "at", "by", "note"}
+
+
+async def test_an_order_has_every_field_the_contract_names(client, admin):
+    shirt = await make_product(client, admin)
+    order = await place_order(client, (shirt, 1))
+
+    fetched = await detail(client, admin, order["id"])
+
+    assert ORDER_FIELDS <= fetched.keys(), ORDER_FIELDS - fetched.keys()
+    assert ITEM_FIELDS <= fetched["items"][0].keys(), ITEM_FIELDS - fetched["items"][0].keys()
+    assert HISTORY_FIELDS <= fetched["history"][0].keys(), HISTORY_FIELDS - fetched["history"][0].keys()
+    assert fetched["paymentProofs"] == []
+
+
 async def test_a_generated_reference_is_prefix_decimal_seconds_and_a_four_character_tail(client, admin):
     shirt = await make_product(client, admin)
 
@@ -472,14 +491,14 @@ async def test_a_step_outside_the_table_is_409_and_changes_nothing(client, admin
     order = await place_order(client, (shirt, 1))
     for status in path:
         await patch_status(client, admin, order, status)
-    before = await detail(client, admin, order["id"])
+    before, stock_before = await detail(client, admin, order["id"]), await stock_of(client, shirt)
 
     response = await patch_status(client, admin, order, refused)
 
     problem = await problem_of(response, 409)
     assert problem["currentStatus"] == before["status"]
     assert await detail(client, admin, order["id"]) == before
-    assert await stock_of(client, shirt) == (4 if path else 5)
+    assert await stock_of(client, shirt) == stock_before
 
 
 async def test_a_status_change_sent_twice_at_once_writes_one_history_row(client, admin):
@@ -578,6 +597,40 @@ async def test_patch_cancelled_on_a_confirmed_order_restocks(client, admin):
 
     assert response.status == 200, await response.text()
     assert await stock_of(client, shirt) == 5
+
+
+async def test_cancelling_a_processing_order_restocks_once(client, admin):
+    shirt = await make_product(client, admin, stock=5)
+    order = await place_order(client, (shirt, 2))
+    for status in ("confirmed", "processing"):
+        await patch_status(client, admin, order, status)
+
+    response = await client.post(f"/api/orders/{order['id']}/cancel/", headers=admin, json={"reason": "changed mind"})
+
+    assert response.status == 200, await response.text()
+    assert await stock_of(client, shirt) == 5
+    assert (await patch_status(client, admin, order, "cancelled")).status == 200
+    assert await stock_of(client, shirt) == 5
+
+
+async def test_cancelling_a_pending_order_leaves_stock_alone(client, admin):
+    shirt = await make_product(client, admin, stock=5)
+    order = await place_order(client, (shirt, 2))
+
+    await client.post(f"/api/orders/{order['id']}/cancel/", headers=admin, json={})
+
+    assert await stock_of(client, shirt) == 5
+
+
+async def test_the_cancel_reason_is_kept_in_history(client, admin):
+    shirt = await make_product(client, admin)
+    order = await place_order(client, (shirt, 1))
+
+    response = await client.post(f"/api/orders/{order['id']}/cancel/", headers=admin,
+                                 json={"reason": "customer never paid"})
+
+    last = (await response.json())["history"][-1]
+    assert (last["from"], last["to"], last["note"]) == ("pending", "cancelled", "customer never paid")
 
 
 async def test_a_note_alone_is_recorded_in_history_without_changing_status(client, admin):

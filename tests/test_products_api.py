@@ -28,6 +28,15 @@ async def test_create_answers_201_with_the_product(client, admin):
     assert created["id"] and created["createdAt"] and created["updatedAt"]
 
 
+async def test_a_product_has_every_field_the_contract_names(client, admin):
+    fields = {"id", "name", "barcode", "price", "stockQuantity", "inStock", "sizes", "colors", "imageUrl", "imageUrls",
+              "description", "category", "createdAt", "updatedAt"}
+
+    created = await make_product(client, admin)
+
+    assert fields <= created.keys(), fields - created.keys()
+
+
 async def test_staff_can_create_a_product(client, staff):
     response = await client.post("/api/products/", headers=staff, json=SHIRT)
 
@@ -91,6 +100,14 @@ async def test_the_catalog_is_readable_by_anyone(client, admin):
     response = await client.get("/api/products/")
 
     assert response.status == 200
+    assert [p["id"] for p in await response.json()] == [shirt["id"]]
+
+
+async def test_the_catalog_is_served_without_the_trailing_slash_too(client, admin):
+    shirt = await make_product(client, admin)
+
+    response = await client.get("/api/products")
+
     assert [p["id"] for p in await response.json()] == [shirt["id"]]
 
 

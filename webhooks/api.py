@@ -11,7 +11,8 @@ from core import catalog, inbox, orders
 from core.errors import NotFound
 from core.models import Order, Product
 from core.tokens import STAFF_ROLES, Role
-from webhooks import keys, schemas as s
+from webhooks import compat, keys, schemas as s
+from webhooks.compat import respond
 from webhooks.routing import Call, Route
 
 STAFF = STAFF_ROLES
@@ -63,7 +64,7 @@ async def list_products(call: Call) -> web.Response:
     q = call.query
     async with call.uow() as tx:
         rows = await catalog.list_products(tx, catalog.ProductFilter(q.search, q.category, q.in_stock, q.ordering))
-    return web.json_response([product_out(p).model_dump(mode="json", by_alias=True) for p in rows])
+    return respond(call, [product_out(p) for p in rows], compat.products(rows))
 
 
 def _product_fields(body: s.ProductCreate | s.ProductUpdate) -> dict:
@@ -77,13 +78,13 @@ async def create_product(call: Call) -> web.Response:
     async with call.uow() as tx:
         product = await catalog.create_product(tx, actor=call.actor, **_product_fields(call.body))
         await tx.commit()
-    return json(product_out(product), 201)
+    return respond(call, product_out(product), compat.product(product), 201)
 
 
 async def get_product(call: Call) -> web.Response:
     async with call.uow() as tx:
         product = await catalog.get_product(tx, call.request.match_info["id"])
-    return json(product_out(product))
+    return respond(call, product_out(product), compat.product(product))
 
 
 async def update_product(call: Call) -> web.Response:
@@ -91,7 +92,7 @@ async def update_product(call: Call) -> web.Response:
         product = await catalog.update_product(tx, call.request.match_info["id"], actor=call.actor,
                                                **_product_fields(call.body))
         await tx.commit()
-    return json(product_out(product))
+    return respond(call, product_out(product), compat.product(product))
 
 
 async def adjust_stock(call: Call) -> web.Response:
@@ -99,7 +100,7 @@ async def adjust_stock(call: Call) -> web.Response:
         product = await catalog.adjust_stock(tx, call.request.match_info["id"], call.body.delta,
                                              call.body.reason, call.actor)
         await tx.commit()
-    return json(product_out(product))
+    return respond(call, product_out(product), compat.product(product))
 
 
 # --- orders -----------------------------------------------------------------------------------
@@ -121,15 +122,17 @@ async def create_order(call: Call) -> web.Response:
         outcome = await orders.create_order(tx, new, actor=call.actor)
         await tx.commit()
     order = outcome.order
-    return json(order_out(order, s.OrderCreated, whatsapp_url=whatsapp_url(call.settings, order.reference)),
-                201 if outcome.changed else 200)
+    link = whatsapp_url(call.settings, order.reference)
+    return respond(call, order_out(order, s.OrderCreated, whatsapp_url=link), compat.order(order, whatsapp_url=link),
+                   201 if outcome.changed else 200)
 
 
 async def list_orders(call: Call) -> web.Response:
     q = call.query
     async with call.uow() as tx:
         count, rows = await orders.list_orders(tx, status=q.status, search=q.search, limit=q.limit, offset=q.offset)
-    return json(s.OrderPage(count=count, limit=q.limit, offset=q.offset, results=[order_out(o) for o in rows]))
+    return respond(call, s.OrderPage(count=count, limit=q.limit, offset=q.offset, results=[order_out(o) for o in rows]),
+                   compat.page(count, rows))
 
 
 async def my_orders(call: Call) -> web.Response:
@@ -137,7 +140,8 @@ async def my_orders(call: Call) -> web.Response:
     async with call.uow() as tx:
         count, rows = await orders.list_orders(tx, phone=call.token.phone, status=q.status, limit=q.limit,
                                                offset=q.offset)
-    return json(s.OrderPage(count=count, limit=q.limit, offset=q.offset, results=[order_out(o) for o in rows]))
+    return respond(call, s.OrderPage(count=count, limit=q.limit, offset=q.offset, results=[order_out(o) for o in rows]),
+                   compat.page(count, rows))
 
 
 async def get_order(call: Call) -> web.Response:
@@ -146,7 +150,7 @@ async def get_order(call: Call) -> web.Response:
         order = await orders.get_order(tx, key)
     if call.token.role == Role.CUSTOMER and order.customer_phone != call.token.phone:
         raise NotFound("order", key)  # another customer's order does not exist, as far as you can tell
-    return json(order_out(order))
+    return respond(call, order_out(order), compat.order(order))
 
 
 async def update_order(call: Call) -> web.Response:
@@ -159,21 +163,21 @@ async def update_order(call: Call) -> web.Response:
             outcome = await orders.add_note(tx, key, b.note, call.actor)
         order = outcome.order if outcome else await orders.get_order(tx, key)
         await tx.commit()
-    return json(order_out(order))
+    return respond(call, order_out(order), compat.order(order))
 
 
 async def confirm_order(call: Call) -> web.Response:
     async with call.uow() as tx:
         outcome = await orders.confirm_order(tx, call.request.match_info["id"], call.actor)
         await tx.commit()
-    return json(order_out(outcome.order))
+    return respond(call, order_out(outcome.order), compat.confirmation(outcome.order, outcome.changed))
 
 
 async def cancel_order(call: Call) -> web.Response:
     async with call.uow() as tx:
         outcome = await orders.cancel_order(tx, call.request.match_info["id"], call.actor, call.body.reason)
         await tx.commit()
-    return json(order_out(outcome.order))
+    return respond(call, order_out(outcome.order), compat.order(outcome.order))
 
 
 async def order_messages(call: Call) -> web.Response:

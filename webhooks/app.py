@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from aiohttp import web
@@ -12,12 +11,13 @@ from core.clock import SystemClock
 from core.db import make_engine, make_sessionmaker
 from core.settings import Settings
 from core.uow import UnitOfWork
-from webhooks import api, delivery, keys, openapi, twilio
+from webhooks import api, cors, delivery, keys, openapi, twilio
 from webhooks.problems import problem_middleware
 from webhooks.routing import MAX_BODY, add_routes
 from webhooks.sender import ConsoleTransport, Sender, TwilioTransport
 
 log = logging.getLogger("orderdesk")
+SHUTDOWN_GRACE_S = 20
 
 
 def create_app(settings: Settings, *, clock=None, policy: delivery.Policy | None = None,
@@ -35,6 +35,7 @@ def create_app(settings: Settings, *, clock=None, policy: delivery.Policy | None
         return web.json_response(document)
 
     app.router.add_get("/api/openapi.json", openapi_json)
+    cors.enable(app, settings.cors_allowed_origins)  # after every route: it opens the /api/ ones
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(lambda app: _sender(app, policy or delivery.Policy(), sweep_seconds))
     return app
@@ -65,7 +66,10 @@ async def _sender(app: web.Application, policy: delivery.Policy, sweep_seconds: 
     app[keys.SENDER] = sender
     task = asyncio.create_task(sender.run(), name="outbox-sender")
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    sender.stop()
+    try:
+        await asyncio.wait_for(task, SHUTDOWN_GRACE_S)
+    except asyncio.TimeoutError:
+        log.warning("outbox sender did not finish within %ss; what it held is re-sent after restart",
+                    SHUTDOWN_GRACE_S)
     await transport.close()

@@ -42,7 +42,7 @@ def build(routes: list[Route], title: str = "orderdesk") -> dict:
                   for n in re.findall(r"{(\w+)}", r.path)]
         if r.query:
             for name, schema in TypeAdapter(r.query).json_schema(ref_template=REF)["properties"].items():
-                params.append({"name": name, "in": "query", "required": False, "schema": schema})
+                params.append({"name": name, "in": "query", "required": False, "schema": _left_out_not_null(schema)})
         if params:
             op["parameters"] = params
         if r.roles is not None:
@@ -68,6 +68,15 @@ def build(routes: list[Route], title: str = "orderdesk") -> dict:
         "components": {"schemas": schemas,
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     }
+
+
+def _left_out_not_null(schema: dict) -> dict:
+    """A query parameter is absent rather than null: `x: T | None = None` is documented as an optional T."""
+    options = [s for s in schema.get("anyOf", ()) if s != {"type": "null"}]
+    if len(options) == len(schema.get("anyOf", ())):
+        return schema
+    rest = {k: v for k, v in schema.items() if k != "anyOf" and not (k == "default" and v is None)}
+    return {**rest, **options[0]} if len(options) == 1 else {**rest, "anyOf": options}
 
 
 def _operation_id(r: Route) -> str:

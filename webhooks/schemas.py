@@ -13,6 +13,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     Strict,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -37,7 +38,10 @@ def _id_text(value: Any) -> Any:
 # A status in any letter case; its schema is still the enum, so generated clients get a union type.
 StatusIn = Annotated[Status, BeforeValidator(_status)]
 ProductId = Annotated[str, BeforeValidator(_id_text), Field(min_length=1, max_length=64)]
-MoneyIn = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+# Documented as what it accepts (pydantic's own schema says "any string"), so clients and fuzzers send money.
+MoneyIn = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2), WithJsonSchema({"anyOf": [
+    {"type": "number", "minimum": 0, "maximum": 9999999999.99, "multipleOf": 0.01},
+    {"type": "string", "pattern": r"^\d{1,10}(\.\d{1,2})?$", "examples": ["1500.00"]}]}, mode="validation")]
 MoneyOut = Annotated[Decimal, PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json")]
 Text = Annotated[str, Field(max_length=2000)]
 # Counts are JSON integers: `true` or `2.5` is a mistake to report, not to round.
@@ -63,11 +67,27 @@ class Problem(ResponseModel):
     status: int
     detail: str
     errors: list[FieldError] | None = None
+    # Extension members, each on the problems that carry it (webhooks/problems.py), so clients can read them typed.
+    current_status: Status | None = None  # invalid-transition
+    allowed: list[Status] | None = None  # invalid-transition: the statuses the order may move to
+    shortages: list[Shortage] | None = None  # insufficient-stock
+    current_prices: dict[str, MoneyOut] | None = None  # price-mismatch: product id -> catalog price
+    total: MoneyOut | None = None  # price-mismatch: the total at catalog prices
+    item_count: int | None = None  # price-mismatch
+    available: int | None = None  # stock-below-zero
 
 
 class FieldError(ResponseModel):
     field: str
     message: str
+
+
+class Shortage(ResponseModel):
+    product_id: str
+    name: str
+    barcode: str
+    wanted: int
+    available: int
 
 
 # --- products ---------------------------------------------------------------------------------
@@ -87,7 +107,23 @@ class ProductCreate(RequestModel):
     category: Annotated[str, Field(max_length=100)] = ""
 
 
+def _documented_without_null(*fields: str):
+    """A PATCH field that may be left out but not sent as null: the document offers no null for it."""
+    def edit(schema: dict) -> None:
+        for name in map(to_camel, fields):
+            prop = schema["properties"][name]
+            options = [s for s in prop.pop("anyOf") if s != {"type": "null"}]
+            prop.pop("default", None)
+            prop.update(options[0] if len(options) == 1 else {"anyOf": options})
+    return edit
+
+
+NOT_NULL = ("name", "barcode", "price", "stock_quantity", "sizes", "colors", "image_urls", "description", "category")
+
+
 class ProductUpdate(RequestModel):
+    model_config = ConfigDict(json_schema_extra=_documented_without_null(*NOT_NULL))
+
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     barcode: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     price: MoneyIn | None = None
@@ -100,8 +136,7 @@ class ProductUpdate(RequestModel):
     description: Text | None = None
     category: Annotated[str, Field(max_length=100)] | None = None
 
-    @field_validator("name", "barcode", "price", "stock_quantity", "sizes", "colors", "description", "category",
-                     mode="before")
+    @field_validator(*NOT_NULL, mode="before")
     @classmethod
     def _not_null(cls, value: Any) -> Any:
         """Leaving a field out keeps it; null for one a product must have is an error, not a 500."""

@@ -73,14 +73,20 @@ class Sender:
         self.batch, self.lease, self.sweep_seconds = batch, lease, sweep_seconds
         self.on_failed = on_failed
         self._wake = asyncio.Event()
+        self._stopping = False
 
     def wake(self) -> None:
         self._wake.set()
 
+    def stop(self) -> None:
+        """Finish the pass under way, then return: a send is never cut between Twilio and the database."""
+        self._stopping = True
+        self._wake.set()
+
     async def run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
-                while await self.send_due():
+                while not self._stopping and await self.send_due():
                     pass
             except asyncio.CancelledError:
                 raise

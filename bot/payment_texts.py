@@ -1,0 +1,428 @@
+"""Read forwarded mobile-money confirmations: provider, transaction code, amount, currency, who was
+paid, when, and the Paybill account (which often holds the order reference).
+
+Customers paste the provider's own SMS into WhatsApp — M-PESA, Airtel Money, MTN MoMo — or just
+write "I sent 3,000". `read_payment_text` turns either into `PaymentRead`s; it never decides what
+a read means for an order (that is the caller's job, with `check_amount` for the amount).
+
+What it will not do is guess. A read it is unsure of carries `doubts`, sentences an admin can act
+on: an amount that is not a number or is beyond belief, a confirmation without a code, two
+different codes in one message, a date that does not exist. The balance, the transaction cost and
+the daily limit in a confirmation are never the amount paid: the amount is taken only from the
+clause that says what was sent or paid.
+
+For the caller: a read that is not a claim (a provider's confirmation) makes the message a payment
+report even where `is_payment_text` sees no payment phrase in it; a claim ("I sent 3,000", or
+just a quoted code) only adds detail to a message that `is_payment_text` already reports, since a
+question like "is delivery paid 200 extra?" reads as a claim too. A read with doubts is shown as
+doubtful (say, a `doubtful_read` flag plus the doubts), never as a match.
+
+A shop adds a format by adding one `Provider` to `PROVIDERS`, with a real-looking sample (the tests
+read every sample back). Patterns are built from the fragments below; every gap in them is bounded
+and a name, once ended, is not retried longer, so a 10 000-character message reads in
+milliseconds.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from bot.payments import is_payment_text, is_prefilled_order_message
+
+CENT = Decimal("0.01")
+
+# How currencies are written -> ISO code. None: "shillings" without saying whose, so the shop's own.
+CURRENCY_WORDS: dict[str, str | None] = {
+    "ksh": "KES", "kshs": "KES", "kes": "KES", "bob": "KES",
+    "tsh": "TZS", "tshs": "TZS", "tzs": "TZS",
+    "ugx": "UGX", "ush": "UGX", "ushs": "UGX",
+    "ghs": "GHS", "ghc": "GHS", "gh₵": "GHS", "gh¢": "GHS", "cedi": "GHS", "cedis": "GHS",
+    "rwf": "RWF", "frw": "RWF", "zmw": "ZMW", "mwk": "MWK", "ngn": "NGN", "₦": "NGN",
+    "usd": "USD", "$": "USD",
+    "sh": None, "shs": None, "/=": None, "shilling": None, "shillings": None,
+}
+
+# Above this an amount is beyond belief for a shop's order (single mobile-money transfers are
+# capped far lower). Currencies with small units get a larger ceiling.
+DEFAULT_AMOUNT_CAP = Decimal(10_000_000)
+AMOUNT_CAPS: dict[str, Decimal] = {code: Decimal(100_000_000) for code in ("UGX", "TZS", "RWF", "MWK")}
+
+
+@dataclass
+class PaymentRead:
+    """One payment read from a message. `doubts` empty means the read can be shown as fact."""
+    provider: str | None            # "M-PESA", "Airtel Money", "MTN MoMo"; None for a customer's claim
+    kind: str                       # "send money", "Paybill", "Buy Goods", "payment", or "claim"
+    transaction_code: str | None
+    amount: Decimal | None          # 2 decimal places; None when there is no amount or it is unreadable
+    currency: str                   # ISO code
+    counterparty: str | None = None  # who was paid, as the provider wrote it ("LEGO MENSWEAR 0712345678")
+    time: datetime | None = None    # naive, the provider's local time; None unless date and time were given
+    account: str | None = None      # Paybill "for account …", MTN "Reference:"/"Reason:": look for an order ref here
+    doubts: list[str] = field(default_factory=list)
+
+    @property
+    def doubtful(self) -> bool:
+        return bool(self.doubts)
+
+
+@dataclass(frozen=True)
+class Provider:
+    """One confirmation format. `pattern` has the named groups `amount` and `currency` (or
+    `amount_after`/`currency_after` when the amount comes first), `counterparty`, and where the
+    format has them `code` and `account`. Date and time are found inside the match."""
+    name: str
+    kind: str
+    sample: str
+    pattern: str
+    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "regex", re.compile(self.pattern, re.IGNORECASE))
+
+
+# --- Fragments the formats are written in (the text is normalised first: one space between words).
+_CURRENCY = ("(?<![A-Za-z])(?:" + "|".join(re.escape(word) for word in sorted(CURRENCY_WORDS, key=len, reverse=True))
+             + ")(?![A-Za-z])")
+_NUMBER = r"[0-9][0-9,.]{0,30}"   # loose on purpose: `_amount` judges it, so garbage is flagged
+MONEY = (rf"(?:(?P<currency>{_CURRENCY})\.?\s?(?P<amount>{_NUMBER})"
+         rf"|(?<![0-9.,])(?P<amount_after>{_NUMBER})\s?(?P<currency_after>{_CURRENCY}))")
+_DATE = r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{2,4}|[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,2}-[A-Za-z]{3,9}-[0-9]{4}"
+_TIME = r"[0-9]{1,2}[:.][0-9]{2}(?::[0-9]{2})?(?:\s?[AP]M)?"
+_WHEN = rf"(?<![0-9/])(?P<date>{_DATE})(?![0-9])(?:,?\s(?:at\s)?(?P<time>{_TIME}))?"
+# M-PESA: the code opens the message ("QJK3ABCD12 Confirmed."); letters and digits, 8 to 12.
+MPESA_CODE = (r"(?:(?<![A-Za-z0-9])(?P<code>(?=[A-Z]{0,11}[0-9])(?=[0-9]{0,11}[A-Z])[A-Z0-9]{8,12})"
+              r"\s?Confirmed\.?\s?)?")
+# Who was paid, up to " on <date>" or the start of the balance sentence. Names may hold dots (F.M STORES).
+MPESA_NAME = r"(?P<counterparty>.{1,80}?)"
+MPESA_ACCOUNT = r"(?P<account>.{1,60}?)"
+MPESA_END = (r"(?:\.?\son\s(?:" + _DATE + r")(?:,?\s(?:at\s)?(?:" + _TIME + r"))?"
+             r"|\.?(?=\sNew\s)|\.?\s*$|\.(?=\s))")
+# Airtel and MTN: who was paid, up to the first full stop or the next part of the message. Atomic:
+# once the name has ended it is not retried longer, which keeps the GAP after it linear.
+NAME = (r"(?>(?P<counterparty>[^.]{1,80}?)(?=\s?\.|,\s(?:fee|reason)|\s(?:on|at)\s[0-9]"
+        r"|\s(?:from|Date|Current|Reference|Reason|Transaction|Fee|Charges?|Your|New)\b|\s*$))")
+GAP = r".{0,300}?"   # the other sentences between the payment and its code (balances, fees)
+LABELLED_CODE = r"(?P<code>(?=[A-Z0-9.]{0,30}[0-9])[A-Z0-9]{6,20}(?:\.[A-Z0-9]{2,20}){0,3})"
+AIRTEL_ID = rf"(?<![A-Za-z])(?:TID|Trans\.?\s?ID|Txn\.?\s?ID)\s?:?\s?{LABELLED_CODE}"
+MTN_ID = r"(?<![A-Za-z])(?:(?:Financial\s)?Transaction\s?ID|ID)\s?:?\s?(?P<code>[0-9]{6,15})"
+
+PROVIDERS: tuple[Provider, ...] = (
+    # Order matters where two formats match at the same place: the first one wins.
+    Provider(
+        "M-PESA", "Paybill",
+        sample="QJK3ABCD13 Confirmed. Ksh3,000.00 sent to LEGO MENSWEAR for account LEG-1738704998-X7K2 "
+               "on 4/2/26 at 9:36 PM New M-PESA balance is Ksh1,234.00. Transaction cost, Ksh0.00."
+               "Amount you can transact within the day is 497,000.00.",
+        pattern=rf"{MPESA_CODE}{MONEY} sent to {MPESA_NAME} for account {MPESA_ACCOUNT}{MPESA_END}",
+    ),
+    Provider(
+        "M-PESA", "Buy Goods",
+        sample="QJK3ABCD14 Confirmed. Ksh1,500.00 paid to LEGO MENSWEAR. on 4/2/26 at 9:36 PM.New M-PESA "
+               "balance is Ksh1,234.00. Transaction cost, Ksh0.00. Amount you can transact within the day "
+               "is 498,500.00.",
+        pattern=rf"{MPESA_CODE}{MONEY} paid to {MPESA_NAME}{MPESA_END}",
+    ),
+    Provider(
+        "M-PESA", "send money",
+        sample="QJK3ABCD12 Confirmed. Ksh3,000.00 sent to LEGO MENSWEAR 0712345678 on 4/2/26 at 9:36 PM. "
+               "New M-PESA balance is Ksh1,234.00. Transaction cost, Ksh0.00.",
+        pattern=rf"{MPESA_CODE}{MONEY} sent to {MPESA_NAME}{MPESA_END}",
+    ),
+    Provider(
+        "Airtel Money", "send money",   # the TID first: Kenya, Uganda, Tanzania
+        sample="TID: MP250204.1234.A12345. You have sent UGX 50,000 to 0701234567 LEGO MENSWEAR. "
+               "Charge UGX 500. Your balance is UGX 120,500.",
+        pattern=rf"(?<![A-Za-z])TID\s?:?\s?{LABELLED_CODE}\.?\s(?:Dear Customer,?\s)?(?:You have\s)?"
+                rf"(?:sent|paid)\s{MONEY}\s(?:to|for)\s{NAME}",
+    ),
+    Provider(
+        "Airtel Money", "send money",   # the TID last: Uganda
+        sample="You have sent UGX 50,000 to LEGO MENSWEAR . Date 04-February-2025 21:36, "
+               "Your Balance is UGX 99,699. Txn Id: 55825852045.",
+        pattern=rf"(?<![A-Za-z])(?:You have\s)?(?:sent|paid)\s{MONEY}\s(?:to|for)\s{NAME}{GAP}{AIRTEL_ID}",
+    ),
+    Provider(
+        "MTN MoMo", "payment",          # Ghana and Uganda; the code is sometimes left off
+        sample="Payment made for GHS 150.00 to LEGO MENSWEAR Current Balance: GHS 1042.16 . Available "
+               "Balance: GHS 1042.16. Reference: LEG-1738704998-X7K2. Transaction ID: 90078777179. Fee "
+               "charged: GHS1.50 Tax charged: 0. Download the MoMo App for a Faster & Easier Experience.",
+        pattern=rf"(?<![A-Za-z])Payment made for\s{MONEY}\sto\s{NAME}(?:{GAP}{MTN_ID})?",
+    ),
+    Provider(
+        "MTN MoMo", "send money",       # Uganda and Ghana
+        sample="You have sent UGX 204,725 to LEGO MENSWEAR, 256772123456 on 2025-02-04 21:36:34, fee: 1,100. "
+               "Reason: LEG-1738704998-X7K2. New balance: 408,926. ID: 13114283719.",
+        pattern=rf"(?<![A-Za-z])You have (?:sent|transferred|paid)\s{MONEY}\s(?:to|for)\s{NAME}{GAP}{MTN_ID}",
+    ),
+)
+
+# --- A customer's own words: "I sent 3,000", "paid KES 3000", "nimetuma 2,500".
+_CLAIM_VERBS = ("sent", "paid", "transferred", "deposited", "payment of", "nimetuma", "nimeshatuma",
+                "nimekutumia", "nimelipa", "nimeshalipa", "nimelipia", "nimepay", "nimeshapay", "nimesend",
+                "nimetransfer")
+_CLAIM_FILLERS = ("you", "u", "ya", "the", "money", "cash", "pesa", "amount", "of", "a", "total", "already",
+                  "just", "now", "kiasi", "another", "over", "only", "exactly", "full")
+_CLAIM = re.compile(
+    rf"(?<![A-Za-z])(?:{'|'.join(_CLAIM_VERBS)}):?\s(?:(?:{'|'.join(_CLAIM_FILLERS)})\s){{0,3}}"
+    rf"(?:(?P<currency>{_CURRENCY})\.?\s?)?(?P<amount>{_NUMBER})(?:\s?(?P<currency_after>{_CURRENCY}))?"
+    r"(?![0-9])(?!\s[0-9])(?![/:\-][0-9A-Za-z])(?!\s?%)"   # not part of "3 000", a date, a reference
+    r"(?!\s?(?:min|mins|minutes|hrs?|hours?|days?|weeks?|am|pm|times|items?|pcs|pieces)\b)",
+    re.IGNORECASE,
+)
+# A claim preceded (within three words) by one of these is denied, promised or conditional.
+_NOT_YET = frozenset({"not", "never", "havent", "hasnt", "didnt", "dont", "wont", "will", "would", "shall",
+                      "cant", "cannot", "if", "once", "when", "before", "until", "unless", "be", "bado", "kama"})
+
+# Codes anywhere in the message: an M-PESA-shaped word as M-PESA writes it (upper case), or a labelled one.
+_CODE_MENTIONS = (
+    re.compile(r"(?<![A-Za-z0-9-])(?=[A-Z]{0,9}[0-9])(?=[0-9]{0,9}[A-Z])[A-Z0-9]{10}(?![A-Za-z0-9-])"),
+    re.compile(r"(?<![A-Za-z])(?:TID|Trans(?:action)?\.?\s?ID|Txn\.?\s?ID|ID|code)\s?(?:is\s|ni\s)?:?\s?"
+               + LABELLED_CODE, re.IGNORECASE),
+)
+# What the payer typed for the payee, where the format has no `account` group.
+_NOTE = re.compile(r"(?:Reference|Reason|Message from sender)\s?:\s?(?P<account>[^.]{1,60})", re.IGNORECASE)
+_WHEN_RE = re.compile(_WHEN, re.IGNORECASE)
+_AMOUNT_SHAPE = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]{1,2})?|[0-9]+(?:\.[0-9]{1,2})?")
+_DATE_FORMATS = ("%d/%m/%y", "%d/%m/%Y", "%Y-%m-%d", "%d-%B-%Y", "%d-%b-%Y")
+_TIME_FORMATS = ("%I:%M %p", "%H:%M:%S", "%H:%M")
+
+# Invisible format characters (zero-width, bidi controls, BOM) and WhatsApp markup (*bold*, _italic_,
+# ~strike~, `mono`).
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_MARKUP = re.compile(r"[*~`]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")   # an underscore inside a word stays
+_SPACES = re.compile(r"\s+")
+_WORD_SPLIT = re.compile(r"[\W_]+")
+
+
+def read_payment_text(text: str, default_currency: str) -> list[PaymentRead]:
+    """Every payment in `text`, in order of appearance; [] when there is none.
+
+    Provider confirmations come first: when there is one, the customer's own words only add
+    doubts (a different amount). Otherwise the customer's claims ("I sent 3,000") are read, with
+    provider None and kind "claim", and a transaction code they quote is kept. `default_currency`
+    (the shop's) is used when a claim names none. A message with more than one read is itself a
+    doubt: each read says so, and none is picked for the caller.
+    """
+    if not text:
+        return []
+    clean = normalise(text)
+    found = _confirmations(clean, default_currency)
+    claims = [] if is_prefilled_order_message(text) else _claims(clean, default_currency)
+    mentioned = _mentioned_codes(clean, skip=[span for _, _, span in found if span])
+
+    if found:
+        reads = _merge([read for read, _, _ in found])
+        spans = [span for _, span, _ in found]
+        read_amounts = {read.amount for read in reads}
+        other = sorted({claim.amount for claim, span, _ in claims
+                        if claim.amount is not None and claim.amount not in read_amounts
+                        and not any(_overlap(span, taken) for taken in spans)})
+        if other:
+            for read in reads:
+                read.doubts.append(f"the message also says {_words_list(other)}")
+    else:
+        reads = _merge([claim for claim, _, _ in claims])
+        if not reads and mentioned and is_payment_text(clean):
+            reads = [PaymentRead(None, "claim", None, None, default_currency.upper())]
+        for read in reads:
+            read.transaction_code = mentioned[0] if len(mentioned) == 1 else None
+
+    codes = list(dict.fromkeys([read.transaction_code for read in reads if read.transaction_code] + mentioned))
+    for read in reads:
+        if len(codes) > 1:
+            read.doubts.append(f"{len(codes)} different transaction codes in one message: {', '.join(codes)}")
+        elif len(reads) > 1:
+            read.doubts.append(f"{len(reads)} payments read from one message")
+    return reads
+
+
+def check_amount(amount: Decimal | None, currency: str, order_total: Decimal | int | str,
+                 shop_currency: str) -> tuple[str | None, str]:
+    """Compare a read amount with the order total: `(flag, words)`, flag None when it equals.
+
+    Flags: "amount_short", "amount_over", "other_currency" (never converted), "amount_unread".
+    Words are for the admin: "= order total", "short by 1,500.00", "over by 500.00".
+    """
+    if amount is None:
+        return "amount_unread", "no amount could be read"
+    if currency.upper() != shop_currency.upper():
+        return ("other_currency",
+                f"paid in {currency.upper()}, the order is in {shop_currency.upper()}: not converted")
+    difference = Decimal(amount).quantize(CENT) - Decimal(str(order_total)).quantize(CENT)
+    if difference == 0:
+        return None, "= order total"
+    if difference < 0:
+        return "amount_short", f"short by {format_money(-difference)}"
+    return "amount_over", f"over by {format_money(difference)}"
+
+
+def format_money(amount: Decimal) -> str:
+    """`1500` -> `1,500.00`."""
+    return f"{Decimal(amount):,.2f}"
+
+
+def normalise(text: str) -> str:
+    """The text the patterns read: no invisible characters or WhatsApp markup, one space between words."""
+    return _SPACES.sub(" ", _MARKUP.sub("", _INVISIBLE.sub("", text))).strip()
+
+
+# --- Reading ----------------------------------------------------------------------------------
+
+Span = tuple[int, int]
+
+
+def _confirmations(text: str, default_currency: str) -> list[tuple[PaymentRead, Span, Span | None]]:
+    """(read, span of its confirmation, span of its account text) for each confirmation; where two
+    formats match overlapping text, the earlier match wins, then the earlier table entry."""
+    candidates = sorted(((match.start(), index, match) for index, provider in enumerate(PROVIDERS)
+                         for match in provider.regex.finditer(text)), key=lambda c: (c[0], c[1]))
+    found, taken_until = [], -1
+    for start, index, match in candidates:
+        if start < taken_until:
+            continue
+        taken_until = match.end()
+        found.append(_read(PROVIDERS[index], match, default_currency))
+    return found
+
+
+def _read(provider: Provider, match: re.Match[str], default_currency: str) -> tuple[PaymentRead, Span, Span | None]:
+    groups = match.groupdict()
+    doubts: list[str] = []
+    currency = _currency(groups.get("currency") or groups.get("currency_after"), default_currency)
+    amount = _amount(groups.get("amount") or groups.get("amount_after"), currency, doubts)
+    code = (groups.get("code") or "").upper() or None
+    if code is None:
+        doubts.append("no transaction code in the confirmation")
+    account, account_span = _clip(groups.get("account")), match.span("account") if groups.get("account") else None
+    if account is None:
+        note = _NOTE.search(match.group())
+        if note and _clip(note["account"]):
+            account = _clip(note["account"])
+            account_span = (match.start() + note.start("account"), match.start() + note.end("account"))
+    read = PaymentRead(
+        provider=provider.name, kind=provider.kind, transaction_code=code, amount=amount, currency=currency,
+        counterparty=_clip(groups.get("counterparty")), time=_time(match.group(), doubts), account=account,
+        doubts=doubts,
+    )
+    return read, match.span(), account_span
+
+
+def _claims(text: str, default_currency: str) -> list[tuple[PaymentRead, Span, None]]:
+    claims = []
+    for match in _CLAIM.finditer(text):
+        if any(word in _NOT_YET for word in _words(text[max(0, match.start() - 40):match.start()])[-3:]):
+            continue
+        currency_word = match["currency"] or match["currency_after"]
+        digits = re.sub(r"[^0-9]", "", match["amount"])
+        if not currency_word and (len(digits) < 2 or (digits.startswith("0") and len(digits) >= 9)):
+            continue   # "paid 2 times", a phone number: not an amount
+        doubts: list[str] = []
+        currency = _currency(currency_word, default_currency)
+        amount = _amount(match["amount"], currency, doubts)
+        claims.append((PaymentRead(None, "claim", None, amount, currency, doubts=doubts), match.span(), None))
+    return claims
+
+
+def _mentioned_codes(text: str, skip: list[Span]) -> list[str]:
+    """Transaction codes anywhere in the text, each once, in order; none from inside `skip` (account
+    texts, where an account number can look like a code)."""
+    found = []
+    for pattern in _CODE_MENTIONS:
+        for match in pattern.finditer(text):
+            span = match.span("code") if pattern.groupindex else match.span()
+            if not any(_overlap(span, s) for s in skip):
+                found.append((span[0], text[span[0]:span[1]].upper()))
+    return list(dict.fromkeys(code for _, code in sorted(found)))
+
+
+def _merge(reads: list[PaymentRead]) -> list[PaymentRead]:
+    """One read per payment: a code quoted twice is one payment; with two amounts, a doubtful one."""
+    merged: list[PaymentRead] = []
+    for read in reads:
+        twin = next((m for m in merged if _same_payment(m, read)), None)
+        if twin is None:
+            merged.append(read)
+        elif (twin.amount, twin.currency) != (read.amount, read.currency):
+            amounts = _words_list([a for a in (twin.amount, read.amount) if a is not None])
+            twin.doubts.append(f"code {twin.transaction_code} is quoted with different amounts: {amounts}")
+    return merged
+
+
+def _same_payment(a: PaymentRead, b: PaymentRead) -> bool:
+    if a.transaction_code or b.transaction_code:
+        return a.transaction_code == b.transaction_code
+    fields = ("provider", "kind", "amount", "currency", "counterparty")
+    return all(getattr(a, name) == getattr(b, name) for name in fields)
+
+
+def _amount(raw: str | None, currency: str, doubts: list[str]) -> Decimal | None:
+    if raw is None:
+        doubts.append("no amount")
+        return None
+    number = raw.rstrip(".,")
+    if not _AMOUNT_SHAPE.fullmatch(number):
+        doubts.append(f"the amount {raw!r} is not a number that can be read")
+        return None
+    try:
+        amount = Decimal(number.replace(",", "")).quantize(CENT)
+    except InvalidOperation:
+        doubts.append(f"the amount {raw!r} is too long to be an amount")
+        return None
+    cap = AMOUNT_CAPS.get(currency, DEFAULT_AMOUNT_CAP)
+    if amount == 0:
+        doubts.append("the amount is zero")
+    elif amount > cap:
+        doubts.append(f"the amount {format_money(amount)} is beyond belief (over {format_money(cap)} {currency})")
+    return amount
+
+
+def _currency(word: str | None, default_currency: str) -> str:
+    code = CURRENCY_WORDS.get(word.lower()) if word else None
+    return code or default_currency.upper()
+
+
+def _time(confirmation: str, doubts: list[str]) -> datetime | None:
+    """The date and time inside a confirmation, naive. M-PESA writes d/m/yy."""
+    match = _WHEN_RE.search(confirmation)
+    if not match:
+        return None
+    date_text, time_text = match["date"], match["time"]
+    day = next((d for d in (_strptime(date_text, f) for f in _DATE_FORMATS) if d), None)
+    if day is None:
+        doubts.append(f"the date {date_text!r} does not exist")
+        return None
+    if time_text is None:
+        return None
+    clock_text = re.sub(r"\s?([AP]M)$", r" \1", time_text.upper().replace(".", ":"))
+    clock = next((c for c in (_strptime(clock_text, f) for f in _TIME_FORMATS) if c), None)
+    if clock is None:
+        doubts.append(f"the time {time_text!r} does not exist")
+        return None
+    return datetime.combine(day.date(), clock.time())
+
+
+def _strptime(text: str, fmt: str) -> datetime | None:
+    try:
+        return datetime.strptime(text, fmt)
+    except ValueError:
+        return None
+
+
+def _clip(text: str | None) -> str | None:
+    cleaned = (text or "").strip(" .,;:-")
+    return cleaned or None
+
+
+def _words(text: str) -> list[str]:
+    return _WORD_SPLIT.sub(" ", text.casefold().replace("'", "").replace("\u2019", "")).split()
+
+
+def _words_list(amounts: list[Decimal]) -> str:
+    return ", ".join(format_money(a) for a in amounts)
+
+
+def _overlap(a: Span, b: Span) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
