@@ -45,7 +45,7 @@ TEXTS: dict[str, str] = {
     "shop_message": "{text}",
     # admins
     "admin_new_order": "🛒 New order {reference}: {name} {phone}, {items}, total {total}.",
-    "admin_payment_report": ("💰 Payment report for {reference}: {name} {phone}, total {total}. {evidence}\n"
+    "admin_payment_report": ("💰 Payment report for {reference}: {name} {phone}, total {total}.\n{evidence}\n"
                              "Reply: confirm {reference}"),
     "admin_payment_no_order": "💰 {phone} ({name}) reports a payment but has no order to attach it to. {evidence}",
     "admin_payment_after_cancel": ("⚠ {phone} ({name}) reports a payment for {reference}, which is cancelled. "
@@ -53,6 +53,14 @@ TEXTS: dict[str, str] = {
     "admin_relay": "💬 {name} {phone}{order}: {text}\nAnswer: reply {phone} <text>",
     "admin_customer_cancelled": "✖ {name} {phone} cancelled order {reference} from WhatsApp.",
     "admin_unmatched_reference": "❓ {phone} ({name}) mentioned {reference}, which {problem}.",
+    "admin_receipt_reused": ("⚠ Receipt reused: the receipt {name} {phone} sent for {reference} is the same file "
+                             "as the one on {others}. Check it before you confirm {reference}."),
+    "admin_not_reached": "📵 A WhatsApp message to {phone}{order} did not go through: {reason}.",
+    "payment_reminder": ("Hi {name}, a reminder that order {reference} ({total}) is waiting for payment. "
+                         "{payment_instructions}"),
+    "admin_low_stock": "📉 Low stock: {name} ({barcode}) is down to {stock} (threshold {threshold}).",
+    "admin_digest": ("📊 {shop} – {day}\nOrders: {by_status}\nConfirmed today: {revenue}\n"
+                     "Payment reports waiting: {waiting}\nLow stock: {low_stock}"),
 }
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from core import stock
-from core.errors import DuplicateBarcode, NotFound
+from core.errors import DuplicateBarcode, DuplicateProductId, NotFound
 from core.models import Product
 
 # Fields a PATCH may change; stock goes through `stock.adjust` so it leaves a movement.
@@ -54,6 +54,8 @@ async def get_product(uow, product_id: str) -> Product:
 
 async def create_product(uow, *, actor: str, stock_quantity: int = 0, id: str | None = None, **fields) -> Product:
     now = uow.now()
+    if id is not None and await uow.session.get(Product, id) is not None:
+        raise DuplicateProductId(id)
     product = Product(id=id, stock_quantity=0, created_at=now, updated_at=now, **_defaults(fields))
     await _add(uow, product, fields.get("barcode"))
     if stock_quantity:

@@ -258,10 +258,14 @@ def _time(value) -> datetime | None:
 def _label(raw: object) -> str:
     if not isinstance(raw, dict):
         return ""
-    parts = [f"{name} {value!r}" for name, keys in (("id", KEYS["id"]), ("barcode", KEYS["barcode"]),
+    parts = [f"{name} {_short(value)!r}" for name, keys in (("id", KEYS["id"]), ("barcode", KEYS["barcode"]),
                                                     ("name", KEYS["name"]))
              if not _blank(value := _pick(raw, keys)) and value is not _ABSENT]
     return f" ({', '.join(parts)})" if parts else ""
+
+
+def _short(value):
+    return value[:40] + "…" if isinstance(value, str) and len(value) > 40 else value
 
 
 # --- applying the rows ------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Time, injected: the system clock in production, a settable one in tests."""
+"""Time, injected: the system clock in production, a clock tests can move forward."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -10,11 +10,14 @@ class SystemClock:
 
 
 class FakeClock:
-    def __init__(self, start: datetime | None = None) -> None:
-        self.current = start or datetime(2026, 2, 4, 12, 0, tzinfo=timezone.utc)
+    """Real time plus an offset that `advance` grows: tests jump hours ahead without sleeping,
+    while what waits on real time (retry backoff, timeouts) still moves."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
 
     def now(self) -> datetime:
-        return self.current
+        return datetime.now(timezone.utc) + self.offset
 
     def advance(self, **kwargs: float) -> None:
-        self.current += timedelta(**kwargs)
+        self.offset += timedelta(**kwargs)

@@ -102,6 +102,14 @@ class DuplicateBarcode(DomainError):
 
 
 @dataclass
+class DuplicateProductId(DomainError):
+    product_id: str
+
+    def __str__(self) -> str:
+        return f"A product with id {self.product_id!r} already exists; PATCH /api/products/{self.product_id}/ changes it."
+
+
+@dataclass
 class NotAllowed(DomainError):
     """An actor tried something that is not theirs to do (a customer cancelling a paid order...)."""
 

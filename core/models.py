@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -232,6 +233,9 @@ class OutboundMessage(Base):
     to_phone: Mapped[str] = mapped_column(String(20), index=True)
     body: Mapped[str] = mapped_column(Text)
     variables: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Outside the 24-hour window the approved template goes instead of `body`.
+    content_sid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    content_variables: Mapped[str | None] = mapped_column(Text, nullable=True)
     order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id"), nullable=True, index=True)
     status: Mapped[str] = mapped_column(String(20), default="queued")
     twilio_sid: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
@@ -274,3 +278,36 @@ class PaymentProof(Base):
     flags: Mapped[list] = mapped_column(JSON, default=list)
     actor: Mapped[str] = mapped_column(String(100))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The shop's copy of the receipt (core/receipts.py): its SHA-256, its path under MEDIA_DIR, or
+    # why there is none. All three empty: not downloaded yet (or nothing to download).
+    receipt_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    receipt_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    download_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ReceiptFile(Base):
+    """One receipt file the shop keeps, once per content: its unique SHA-256 is what makes two
+    concurrent downloads of the same file queue up, so a reuse is never missed."""
+
+    __tablename__ = "receipt_files"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    path: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(100))
+    first_proof_id: Mapped[int] = mapped_column(ForeignKey("payment_proofs.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class JobRun(Base):
+    """One run of a scheduled job per due time: the unique key is how many processes agree on one."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (UniqueConstraint("job", "due_key", name="uq_job_runs_job_due_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(40))
+    due_key: Mapped[str] = mapped_column(String(40))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    result: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -97,17 +97,17 @@ async def create_order(uow, new: NewOrder, actor: str = "storefront") -> Outcome
                                "must look like PREFIX-1738704998-X7K2 (or the base-36 form PREFIX-MGX2K7Q1-A3F9)")
 
     lines = await _price_lines(session, new.items)
-    total = sum((line.unit_price * line.quantity for line in lines), Decimal("0.00"))
-    item_count = sum(line.quantity for line in lines)
-    _check_client_figures(new, lines, total, item_count)
     content_hash = _content_hash(new, phone, lines)
-
     if reference is None:
         reference = await _unused_reference(session, settings.order_reference_prefix, now)
     else:
+        # A retried checkout gets its order back even if prices changed since: it was placed already.
         existing = await _by_reference(session, reference)
         if existing is not None:
             return _same_or_conflict(existing, content_hash)
+    total = sum((line.unit_price * line.quantity for line in lines), Decimal("0.00"))
+    item_count = sum(line.quantity for line in lines)
+    _check_client_figures(new, lines, total, item_count)
 
     order = Order(reference=reference, customer_name=new.customer_name.strip(), customer_phone=phone,
                   customer_address=new.customer_address or "", notes=new.notes or "",
@@ -138,6 +138,7 @@ async def confirm_order(uow, key: str, actor: str) -> Outcome:
     _check_allowed(order, Status.CONFIRMED)
     now = uow.now()
     touched = await stock.take_for_order(uow.session, order, actor, now)
+    await stock.warn_low(uow, touched, _quantities(order), cause=f"confirm:{order.id}")
     order.stock_taken = True
     order.payment_status = PaymentStatus.VERIFIED.value
     await _move(uow, order, Status.CONFIRMED, actor, kind="order_confirmed")
@@ -177,6 +178,13 @@ async def add_note(uow, key: str, note: str, actor: str) -> Outcome:
     order.updated_at = uow.now()
     await uow.session.flush()
     return Outcome(order)
+
+
+def _quantities(order: Order) -> dict[str, int]:
+    taken: dict[str, int] = {}
+    for item in order.items:
+        taken[item.product_id] = taken.get(item.product_id, 0) + item.quantity
+    return taken
 
 
 def _check_allowed(order: Order, wanted: Status) -> None:

@@ -19,7 +19,8 @@ FINAL = frozenset({"read", "failed", "undelivered", "canceled"})
 
 
 async def enqueue(uow, *, to: str, kind: str, key: str, variables: dict | None = None,
-                  order_id: str | None = None, unprompted: bool = False, body: str | None = None) -> bool:
+                  order_id: str | None = None, unprompted: bool = False, body: str | None = None,
+                  content_sid: str | None = None, content_variables: str | None = None) -> bool:
     """Queue one message; False when the key was queued before or the customer opted out."""
     session, now = uow.session, uow.now()
     variables = variables or {}
@@ -31,6 +32,7 @@ async def enqueue(uow, *, to: str, kind: str, key: str, variables: dict | None =
     result = await session.execute(
         insert_ignoring_duplicates(session, OutboundMessage).values(key=key[:200], kind=kind, to_phone=to, body=text, variables=variables,
                                 order_id=order_id, status="queued", attempts=0, next_attempt_at=now,
+                                content_sid=content_sid, content_variables=content_variables,
                                 created_at=now, updated_at=now)
         .on_conflict_do_nothing(index_elements=["key"])
     )
@@ -86,14 +88,17 @@ async def record_failed(uow, message_id: int, code: str | None, error: str) -> O
 
 
 async def record_callback(uow, sid: str, status: str, error_code: str | None) -> OutboundMessage | None:
-    """A status callback: kept as an event always; applied to its message when known and forward."""
+    """A status callback: kept as an event always; applied to its message when known and forward.
+    Returns the message when this callback just made it failed or undelivered."""
     uow.session.add(DeliveryEvent(message_sid=sid, status=status, error_code=error_code, received_at=uow.now()))
     message = (await uow.session.execute(
         select(OutboundMessage).where(OutboundMessage.twilio_sid == sid).with_for_update()
     )).scalar_one_or_none()
-    if message is not None:
-        await _advance(uow, message, status, error_code)
-    return message
+    if message is None:
+        return None
+    before = message.status
+    await _advance(uow, message, status, error_code)
+    return message if message.status != before and message.status in ("failed", "undelivered") else None
 
 
 async def _advance(uow, message: OutboundMessage, status: str, error_code: str | None = None) -> None:

@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     orderdesk_env: str = "development"
     metrics_token: str | None = None
     shop_timezone: str = "UTC"
+    media_dir: str = "./media"  # receipts the shop keeps, named by SHA-256 (webhooks/media.py)
+    # Scheduled work (CONTRACT §5)
+    payment_reminder_after: timedelta | None = timedelta(hours=6)
+    pending_expiry_after: timedelta | None = None
+    daily_digest_at: str | None = "20:00"
+    low_stock_threshold: int = 3
+    job_sweep_interval: timedelta = timedelta(seconds=60)
+    whatsapp_templates: dict[str, str] = {}
 
     @field_validator("admin_phones", "cors_allowed_origins", mode="before")
     @classmethod
@@ -63,10 +71,33 @@ class Settings(BaseSettings):
     def _compat(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value  # `DRF` is a typo worth forgiving
 
-    @field_validator("handover_quiet", mode="before")
+    @field_validator("handover_quiet", "payment_reminder_after", "pending_expiry_after", "job_sweep_interval",
+                     mode="before")
     @classmethod
     def _duration(cls, value: object) -> object:
         return parse_duration(value) if isinstance(value, str) else value
+
+    @field_validator("daily_digest_at", mode="before")
+    @classmethod
+    def _clock_time(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.strip().lower() in ("", "off", "none"):
+                return None
+            if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()):
+                raise ValueError(f"{value!r} is not a time of day: use HH:MM (e.g. 20:00) or off")
+            return value.strip()
+        return value
+
+    @field_validator("shop_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone, e.g. Africa/Nairobi") from None
+        return value
 
     @property
     def twilio_enabled(self) -> bool:

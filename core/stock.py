@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
+from core import alerts
 from core.errors import InsufficientStock, NotFound, Shortage, StockBelowZero
 from core.models import Order, Product, StockMovement
 
@@ -90,3 +91,14 @@ async def _reload(session, product_ids: list[str]) -> list[Product]:
         select(Product).where(Product.id.in_(product_ids)).execution_options(populate_existing=True)
     )
     return list(rows.scalars())
+
+
+async def warn_low(uow, products: list[Product], taken: dict[str, int], cause: str) -> None:
+    """After a confirm: a product that went from above the threshold to at or below it, once per crossing."""
+    threshold = uow.settings.low_stock_threshold
+    for product in products:
+        before = product.stock_quantity + taken.get(product.id, 0)
+        if before > threshold >= product.stock_quantity:
+            await alerts.tell_admins(uow, "admin_low_stock", key=f"low-stock:{product.id}:{cause}", variables={
+                "name": product.name, "barcode": product.barcode, "stock": product.stock_quantity,
+                "threshold": threshold})

@@ -109,6 +109,31 @@ def cmd_catalog(args, settings: Settings) -> int:
     return asyncio.run(catalog_import.run(settings, args.source, args.stock))
 
 
+def cmd_jobs(args, settings: Settings) -> int:
+    from orderdesk import operate
+
+    return asyncio.run(operate.jobs(settings))
+
+
+def cmd_outbox(args, settings: Settings) -> int:
+    from orderdesk import operate
+
+    if args.outbox_command == "list":
+        return asyncio.run(operate.outbox_list(settings, args.failed))
+    if args.target == "--failed" or args.failed:
+        return asyncio.run(operate.outbox_retry(settings, None, True))
+    if not (args.target or "").isdigit():
+        print("outbox retry takes a message id (see outbox list) or --failed", file=sys.stderr)
+        return 2
+    return asyncio.run(operate.outbox_retry(settings, int(args.target), False))
+
+
+def cmd_doctor(args, settings: Settings) -> int:
+    from orderdesk import operate
+
+    return asyncio.run(operate.doctor(settings))
+
+
 def cmd_chat(args, settings: Settings) -> int:
     from orderdesk.chat import chat
 
@@ -150,6 +175,21 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("source", metavar="FILE|URL")
     load.add_argument("--stock", action="store_true", help="also set the stock of products already here")
     catalog.set_defaults(func=cmd_catalog)
+
+    jobs = sub.add_parser("jobs", help="the scheduled jobs, their next run and last result")
+    jobs.set_defaults(func=cmd_jobs)
+
+    box = sub.add_parser("outbox", help="outbound messages that did not go out")
+    box_sub = box.add_subparsers(dest="outbox_command", required=True)
+    listing = box_sub.add_parser("list", help="messages waiting or failed")
+    listing.add_argument("--failed", action="store_true", help="failed ones only")
+    again = box_sub.add_parser("retry", help="send again: a message id, or --failed for all failed")
+    again.add_argument("target", nargs="?")
+    again.add_argument("--failed", action="store_true")
+    box.set_defaults(func=cmd_outbox)
+
+    doctor = sub.add_parser("doctor", help="check settings, database, migrations, Twilio; print webhook URLs")
+    doctor.set_defaults(func=cmd_doctor)
 
     chat = sub.add_parser("chat", help="play a WhatsApp user against a running server")
     chat.add_argument("--phone", required=True, help="the WhatsApp number you play, E.164")

@@ -87,22 +87,25 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def settings(db_url) -> Settings:
+def settings(db_url, tmp_path) -> Settings:
     return Settings(_env_file=None, database_url=db_url, default_region="KE", admin_phones=["+254700000001"],
-                    twilio_account_sid=None, twilio_auth_token=None)
+                    twilio_account_sid=None, twilio_auth_token=None, media_dir=str(tmp_path / "media"))
 
 
 @pytest.fixture
 async def uow(settings, clock):
+    """A unit of work on the test's database, sharing the app's clock and message texts."""
+    from bot import replies
+
     engine = make_engine(settings.database_url)
-    yield UnitOfWork(make_sessionmaker(engine), settings, clock)
+    yield UnitOfWork(make_sessionmaker(engine), settings, clock, render=replies.render)
     await engine.dispose()
 
 
 @pytest.fixture
-async def client(aiohttp_client, settings):
+async def client(aiohttp_client, settings, clock):
     """The real app on a loopback port: requests cross real HTTP."""
-    return await aiohttp_client(create_app(settings))
+    return await aiohttp_client(create_app(settings, clock=clock))
 
 
 async def _token(uow, role: Role, name: str, phone: str | None = None) -> str:
@@ -157,17 +160,29 @@ def wa_settings(settings, twilio, admins) -> Settings:
 
 
 @pytest.fixture
-async def wa(aiohttp_client, wa_settings, twilio):
-    """The app wired to the fake Twilio, with fast retries; `wa.post_inbound(...)` signs like Twilio."""
+async def wa(aiohttp_client, wa_settings, twilio, clock, uow):
+    """The app wired to the fake Twilio, with fast retries; `wa.say(...)` signs like Twilio.
+    Given: the admins wrote to the shop's number today, so their 24-hour windows are open."""
     from datetime import timedelta
 
     from webhooks.delivery import Policy
 
     app = create_app(wa_settings, policy=Policy(backoff_first=timedelta(milliseconds=50),
                                                 backoff_cap=timedelta(milliseconds=200)),
-                     sweep_seconds=0.1)
+                     sweep_seconds=0.1, clock=clock)
     client = await aiohttp_client(app)
+    await open_windows(uow, wa_settings.admin_phones)
     return WhatsApp(client, twilio)
+
+
+async def open_windows(uow, phones) -> None:
+    """As if each of `phones` had just written to the shop (WhatsApp's 24-hour window is open)."""
+    from core import customers
+
+    async with uow() as tx:
+        for phone in phones:
+            await customers.touch(tx, phone)
+        await tx.commit()
 
 
 class WhatsApp:

@@ -380,14 +380,16 @@ class FakeTwilio:
 
     # -- media -------------------------------------------------------------------------------
     def add_media(self, path: str | None, content: bytes, content_type: str, *,
-                  missing_times: int = 0) -> str:
+                  missing_times: int = 0, redirect_to: str | None = None) -> str:
         """Host `content` at `path` (None: a new …/Messages/MM…/Media/ME… path) behind basic auth;
         the first `missing_times` authorised downloads answer 404, as Twilio does while media is
-        still being stored. Returns the full URL, as Twilio puts it in MediaUrl0."""
+        still being stored. With `redirect_to`, authorised downloads answer 307 to that URL, as
+        Twilio redirects to its media storage. Returns the full URL, as Twilio puts it in MediaUrl0."""
         path = path or (f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{new_sid('MM')}"
                         f"/Media/{new_sid('ME')}")
         path = re.sub(r"^https?://[^/]+", "", path)
-        self._media[path] = {"content": content, "content_type": content_type, "missing": missing_times}
+        self._media[path] = {"content": content, "content_type": content_type, "missing": missing_times,
+                             "redirect_to": redirect_to}
         return f"{self.base_url}{path}"
 
     async def _media_file(self, request: web.Request) -> web.Response:
@@ -398,9 +400,12 @@ class FakeTwilio:
             if media is not None:
                 media["missing"] -= 1
             response = twilio_error(20404, path=request.path)
+        elif media["redirect_to"]:
+            response = web.Response(status=307, headers={"Location": media["redirect_to"]})
         else:
             response = web.Response(body=media["content"], content_type=media["content_type"])
-        self.media_requests.append({"path": request.path, "status": response.status, "at": time.time()})
+        self.media_requests.append({"path": request.path, "status": response.status, "at": time.time(),
+                                    "authorized": self._authorized(request)})
         return response
 
 

@@ -5,13 +5,15 @@ import pytest
 from sqlalchemy import select
 
 from core.models import StockMovement
-from tests.conftest import ADMIN_PHONE, CUSTOMER_PHONE
+from tests.conftest import ADMIN_PHONE, CUSTOMER_PHONE, open_windows
 from tests.helpers import make_product, order_body
 
 
 @pytest.fixture
-async def shop(wa, admin):
-    """A product with 5 in stock and a pending order of 2 from the customer; the new-order alert is out."""
+async def shop(wa, admin, uow):
+    """A product with 5 in stock and a pending order of 2 from a customer who has written to us
+    (their 24-hour window is open); the new-order alert is out."""
+    await open_windows(uow, [CUSTOMER_PHONE])
     product = await make_product(wa.client, admin, stock=5, name="Oxford Shirt")
     response = await wa.client.post("/api/orders/", json=order_body((product, 2)))
     order = await response.json()
@@ -19,12 +21,13 @@ async def shop(wa, admin):
     return {"product": product, "order": order, "ref": order["orderReference"]}
 
 
-async def command(wa, text: str, count: int = 1) -> str:
-    """Send `text` as the admin; return the admin's newest answer."""
-    before = len(wa.twilio.messages_to(ADMIN_PHONE))
+async def command(wa, text: str) -> str:
+    """Send `text` as the admin; return the answer to it (alerts such as low stock may arrive beside it)."""
+    def answers():
+        return [m["Body"] for m in wa.twilio.messages_to(ADMIN_PHONE) if not m["Body"].startswith("📉")]
+    before = len(answers())
     await wa.say(text, phone=ADMIN_PHONE)
-    answers = await wa.replies_to(ADMIN_PHONE, count=before + count)
-    return answers[-1]
+    return (await wa.twilio.wait_for(lambda: answers()[before:]))[-1]
 
 
 async def order_of(wa, admin, ref) -> dict:

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.models import InboundMessage, OutboundMessage
-from tests.conftest import ADMIN_PHONE, CUSTOMER_PHONE, PUBLIC_BASE_URL
+from tests.conftest import ADMIN_PHONE, CUSTOMER_PHONE, PUBLIC_BASE_URL, open_windows
 from tests.fake_twilio import sign
 from tests.helpers import eventually, make_product, order_body
 
@@ -185,7 +185,8 @@ async def test_stop_and_start_are_remembered_and_acknowledged(wa, uow):
         assert (await tx.session.get(Customer, CUSTOMER_PHONE)).opted_out is False
 
 
-async def test_every_status_change_tells_the_customer_once(wa, admin):
+async def test_every_status_change_tells_the_customer_once(wa, admin, uow):
+    await open_windows(uow, [CUSTOMER_PHONE])  # they wrote to us today
     order = await _order(wa, admin)
     path = f"/api/orders/{order['id']}"
 

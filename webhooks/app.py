@@ -11,7 +11,7 @@ from core.clock import SystemClock
 from core.db import make_engine, make_sessionmaker
 from core.settings import Settings
 from core.uow import UnitOfWork
-from webhooks import api, cors, delivery, keys, openapi, twilio
+from webhooks import api, cors, delivery, keys, media, openapi, scheduler, twilio
 from webhooks.problems import problem_middleware
 from webhooks.routing import MAX_BODY, add_routes
 from webhooks.sender import ConsoleTransport, Sender, TwilioTransport
@@ -21,7 +21,7 @@ SHUTDOWN_GRACE_S = 20
 
 
 def create_app(settings: Settings, *, clock=None, policy: delivery.Policy | None = None,
-               sweep_seconds: float = 1.0) -> web.Application:
+               sweep_seconds: float = 1.0, jobs_enabled: bool = True) -> web.Application:
     # Long request lines reach the app so they get a problem+json 400, not the parser's plain one.
     app = web.Application(middlewares=[problem_middleware], client_max_size=MAX_BODY,
                           handler_args={"max_line_size": 65536, "max_field_size": 65536})
@@ -38,6 +38,9 @@ def create_app(settings: Settings, *, clock=None, policy: delivery.Policy | None
     cors.enable(app, settings.cors_allowed_origins)  # after every route: it opens the /api/ ones
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(lambda app: _sender(app, policy or delivery.Policy(), sweep_seconds))
+    app.cleanup_ctx.append(media.receipts_ctx)  # after the database: downloads stop before it closes
+    if jobs_enabled:
+        app.cleanup_ctx.append(_scheduler)
     return app
 
 
@@ -73,3 +76,9 @@ async def _sender(app: web.Application, policy: delivery.Policy, sweep_seconds: 
         log.warning("outbox sender did not finish within %ss; what it held is re-sent after restart",
                     SHUTDOWN_GRACE_S)
     await transport.close()
+
+
+async def _scheduler(app: web.Application):
+    running = scheduler.start(app[keys.UOW], app[keys.SETTINGS])
+    yield
+    running.shutdown(wait=False)

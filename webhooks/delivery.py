@@ -53,3 +53,14 @@ def classify(http_status: int | None, code: int | None, reason: str) -> SendFail
         return SendFailure(False, code, PERMANENT_CODES[code])
     transient = http_status is None or http_status >= 500 or http_status in TRANSIENT_STATUSES
     return SendFailure(transient, code, reason)
+
+
+def reason_for(code: str | None, status: str = "failed") -> str:
+    """What an admin reads about a message Twilio reported failed or undelivered."""
+    try:
+        known = PERMANENT_CODES.get(int(code)) if code else None
+    except ValueError:
+        known = None
+    if known:
+        return known
+    return f"Twilio reported it {status}" + (f" (error {code})" if code else "")

@@ -12,3 +12,4 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 UOW = web.AppKey("uow", UnitOfWork)
 CLOCK = web.AppKey("clock", object)
 SENDER = web.AppKey("sender", object)
+RECEIPTS = web.AppKey("receipts", object)  # webhooks.media.ReceiptFetcher

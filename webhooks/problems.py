@@ -39,6 +39,7 @@ TABLE: dict[type[errors.DomainError], tuple[int, str, str, Callable]] = {
     errors.StockBelowZero: (409, "stock-below-zero", "Stock cannot go below zero",
                             lambda e: {"available": e.available}),
     errors.DuplicateBarcode: (409, "duplicate-barcode", "Barcode already used", lambda e: {}),
+    errors.DuplicateProductId: (409, "duplicate-id", "Product id already used", lambda e: {}),
     errors.NotAllowed: (409, "not-allowed", "Not allowed", lambda e: {}),
 }
 

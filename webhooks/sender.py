@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from core import outbox
+from core import outbox, window
 from core.models import OutboundMessage
 from webhooks import delivery
 
@@ -24,7 +24,11 @@ class ConsoleTransport:
     """No Twilio credentials: log the message and call it sent, so the whole flow can be tried."""
 
     async def send(self, message: OutboundMessage, status_callback: str) -> Sent:
-        log.info("WhatsApp to %s (%s):\n%s", message.to_phone, message.kind, message.body)
+        if message.content_sid:
+            log.info("WhatsApp template %s to %s (%s): %s", message.content_sid, message.to_phone, message.kind,
+                     message.content_variables)
+        else:
+            log.info("WhatsApp to %s (%s):\n%s", message.to_phone, message.kind, message.body)
         return Sent(sid=f"console-{message.id}", status="sent")
 
     async def close(self) -> None:
@@ -48,10 +52,12 @@ class TwilioTransport:
 
         try:
             # The async client ignores its own timeout setting, so the deadline is ours.
+            # Outside the 24-hour window the approved template goes in place of the text.
+            content = ({"content_sid": message.content_sid, "content_variables": message.content_variables}
+                       if message.content_sid else {"body": message.body})
             async with asyncio.timeout(delivery.SEND_TIMEOUT_S):
                 sent = await self._client.messages.create_async(
-                    to=f"whatsapp:{message.to_phone}", from_=self._from, body=message.body,
-                    status_callback=status_callback)
+                    to=f"whatsapp:{message.to_phone}", from_=self._from, status_callback=status_callback, **content)
         except TwilioRestException as exc:
             raise delivery.classify(exc.status, exc.code, exc.msg or str(exc)) from None
         except (asyncio.TimeoutError, OSError) as exc:
@@ -67,11 +73,10 @@ class TwilioTransport:
 class Sender:
     def __init__(self, uow, transport, *, status_callback: str, batch: int = 20,
                  lease: timedelta = timedelta(seconds=60), sweep_seconds: float = 1.0,
-                 policy: delivery.Policy = delivery.Policy(), on_failed=None) -> None:
+                 policy: delivery.Policy = delivery.Policy()) -> None:
         self.uow, self.transport, self.policy = uow, transport, policy
         self.status_callback = status_callback
         self.batch, self.lease, self.sweep_seconds = batch, lease, sweep_seconds
-        self.on_failed = on_failed
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -102,8 +107,11 @@ class Sender:
         """One pass: claim, send (no transaction open), record. Returns how many were claimed."""
         async with self.uow() as tx:
             claimed = await outbox.claim_due(tx, limit=self.batch, lease=self.lease)
+            sendable = await window.fit_to_window(tx, claimed)
             await tx.session.commit()  # not tx.commit(): that would wake us again
-        await asyncio.gather(*(self._deliver(message) for message in claimed))
+        await asyncio.gather(*(self._deliver(message) for message in sendable))
+        if len(sendable) < len(claimed):
+            self.wake()  # alerts about messages that could not go were queued just now
         return len(claimed)
 
     async def _deliver(self, message: OutboundMessage) -> None:
@@ -123,9 +131,8 @@ class Sender:
                 log.warning("message %s to %s: %s; retry %d at %s", message.id, message.to_phone, failure,
                             message.attempts, at.isoformat())
             else:
-                failed = await outbox.record_failed(tx, message.id, str(failure.code) if failure.code else None,
-                                                    failure.reason)
+                code = str(failure.code) if failure.code else None
+                failed = await outbox.record_failed(tx, message.id, code, failure.reason)
                 log.error("message %s to %s failed for good: %s", message.id, message.to_phone, failure)
-                if self.on_failed is not None:
-                    await self.on_failed(tx, failed)
+                await window.not_delivered(tx, failed, code, failure.reason)
             await tx.commit()

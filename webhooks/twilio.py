@@ -7,8 +7,8 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from bot.inbound import handle_inbound
-from core import alerts, inbox, outbox
-from webhooks import keys
+from core import alerts, inbox, outbox, window
+from webhooks import delivery, keys
 
 log = logging.getLogger("orderdesk.twilio")
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
@@ -52,14 +52,17 @@ async def inbound(request: web.Request) -> web.Response:
     if not sid or not sender:
         return web.Response(status=400, text="MessageSid and From are required")
     uow = request.app[keys.UOW]
+    media = _media(form)
     async with uow() as tx:
         message_id = await inbox.store(
             tx, message_sid=str(sid)[:64], from_phone=str(sender)[:40], body=str(form.get("Body", ""))[:MAX_BODY_CHARS],
-            media=_media(form), wa_id=(str(form["WaId"])[:20] if form.get("WaId") else None),
+            media=media, wa_id=(str(form["WaId"])[:20] if form.get("WaId") else None),
             profile_name=(str(form["ProfileName"])[:200] if form.get("ProfileName") else None))
         await tx.session.commit()
     if message_id is not None:
         await process(uow, message_id)
+        if media and request.app.get(keys.RECEIPTS) is not None:
+            request.app[keys.RECEIPTS].fetch_for(message_id)  # in the background, after the commit
     return _twiml()
 
 
@@ -96,9 +99,11 @@ async def status_callback(request: web.Request) -> web.Response:
     status = form.get("MessageStatus") or form.get("SmsStatus")
     if not sid or not status:
         return web.Response(status=400, text="MessageSid and MessageStatus are required")
+    error_code = str(form["ErrorCode"])[:20] if form.get("ErrorCode") else None
     async with request.app[keys.UOW]() as tx:
-        await outbox.record_callback(tx, str(sid)[:64], str(status)[:40].lower(),
-                                     str(form["ErrorCode"])[:20] if form.get("ErrorCode") else None)
+        failed = await outbox.record_callback(tx, str(sid)[:64], str(status)[:40].lower(), error_code)
+        if failed is not None:
+            await window.not_delivered(tx, failed, error_code, delivery.reason_for(error_code, status))
         await tx.commit()
     return _twiml()
 

@@ -1,0 +1,113 @@
+"""WhatsApp's 24-hour customer-service window, and the approved templates that may cross it.
+
+Free-form messages reach a number only within 24 hours of its last inbound message (Twilio error
+63016 otherwise). Outside it a message goes as the template configured for its kind, with its
+variables sanitised the way WhatsApp requires, or it does not go and the admins hear why, once.
+"""
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from core import alerts, outbox
+from core.models import Customer, OutboundMessage
+
+WINDOW = timedelta(hours=24)
+OUTSIDE = "outside_window"
+
+# Template kind -> its numbered variables, from the variables the message was queued with.
+TEMPLATE_VARIABLES = {
+    "order_status": lambda v: {"1": v.get("name", ""), "2": v.get("reference", ""), "3": v.get("status", "")},
+    "payment_reminder": lambda v: {"1": v.get("name", ""), "2": v.get("reference", ""), "3": v.get("total", "")},
+}
+MAX_VARIABLE_CHARS = 200
+
+
+def sanitise(value: object) -> str:
+    """WhatsApp refuses a template variable with a newline, a tab or more than four spaces in a row."""
+    if isinstance(value, (list, tuple)):
+        value = f"{len(value)} item{'s' if len(value) != 1 else ''}"
+    text = re.sub(r"[\r\n\t\v\f]+", " ", str(value if value is not None else ""))
+    text = re.sub(r" {2,}", " ", text).strip()
+    return (text[: MAX_VARIABLE_CHARS - 1] + "…") if len(text) > MAX_VARIABLE_CHARS else (text or "-")
+
+
+def content_variables(kind: str, variables: dict) -> str:
+    """The ContentVariables JSON; json keeps apostrophes (O'Brien) and emoji as they are."""
+    return json.dumps({k: sanitise(v) for k, v in TEMPLATE_VARIABLES[kind](variables).items()}, ensure_ascii=False)
+
+
+def inside(last_inbound_at: datetime | None, now: datetime) -> bool:
+    return last_inbound_at is not None and now - last_inbound_at < WINDOW
+
+
+async def fit_to_window(uow, messages: list[OutboundMessage]) -> list[OutboundMessage]:
+    """Decide, inside the claiming transaction, how each claimed message may go; returns the sendable.
+
+    Within the window: as written. Outside: as its kind's template when one is configured, else
+    failed with the reason, and the admins told once per customer until that customer writes again.
+    """
+    now, templates = uow.now(), uow.settings.whatsapp_templates
+    phones = {m.to_phone for m in messages}
+    last = dict((await uow.session.execute(
+        select(Customer.phone, Customer.last_inbound_at).where(Customer.phone.in_(phones)))).all())
+    sendable = []
+    for message in messages:
+        if message.content_sid or inside(last.get(message.to_phone), now):
+            sendable.append(message)
+        elif message.kind in TEMPLATE_VARIABLES and templates.get(message.kind):
+            message.content_sid = templates[message.kind]
+            message.content_variables = content_variables(message.kind, message.variables)
+            sendable.append(message)
+        else:
+            await refuse_outside_window(uow, message, last.get(message.to_phone))
+    return sendable
+
+
+async def refuse_outside_window(uow, message: OutboundMessage, last_inbound_at: datetime | None) -> None:
+    message.status, message.error_code, message.claimed_until = "failed", OUTSIDE, None
+    message.error_message = (f"outside WhatsApp's 24-hour window and no template is configured for "
+                             f"{message.kind!r} (WHATSAPP_TEMPLATES)")
+    message.updated_at = uow.now()
+    if message.to_phone in alerts.admin_phones(uow.settings):
+        return  # an admin's own window: telling the admins would hit the same wall
+    episode = last_inbound_at.isoformat() if last_inbound_at else "never"
+    await alerts.tell_admins(uow, "admin_not_reached", key=f"window:{message.to_phone}:{episode}",
+                             variables={"phone": message.to_phone, "reason": "they have not written in 24 hours "
+                                        "and no approved template is set for this message",
+                                        "order": await _order_words(uow, message)})
+
+
+async def _order_words(uow, message: OutboundMessage) -> str:
+    if not message.order_id:
+        return ""
+    from core.models import Order
+
+    order = await uow.session.get(Order, message.order_id)
+    return f" about {order.reference}" if order else ""
+
+
+async def not_delivered(uow, message: OutboundMessage, code: str | None, reason: str) -> None:
+    """A message failed for good (at send, or by a failed/undelivered callback): resend a 63016 as its
+    template when there is one, else tell the admins once which customer was not reached, and why."""
+    templates = uow.settings.whatsapp_templates
+    if code == "63016" and not message.content_sid and templates.get(message.kind) \
+            and message.kind in TEMPLATE_VARIABLES:
+        await outbox.enqueue(uow, to=message.to_phone, kind=message.kind, key=f"{message.key}:template",
+                             variables=message.variables, order_id=message.order_id, body=message.body,
+                             content_sid=templates[message.kind],
+                             content_variables=content_variables(message.kind, message.variables))
+        return
+    if message.to_phone in alerts.admin_phones(uow.settings):
+        return
+    if code == "63016":
+        last = (await uow.session.get(Customer, message.to_phone))
+        episode = last.last_inbound_at.isoformat() if last and last.last_inbound_at else "never"
+        key = f"window:{message.to_phone}:{episode}"
+    else:
+        key = f"undelivered:{message.id}"
+    await alerts.tell_admins(uow, "admin_not_reached", key=key, variables={
+        "phone": message.to_phone, "reason": reason, "order": await _order_words(uow, message)})

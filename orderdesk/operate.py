@@ -1,0 +1,118 @@
+"""The operator's commands: `orderdesk jobs`, `orderdesk outbox list|retry`, `orderdesk doctor`."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import func, select, text
+
+from core import outbox
+from core.db import make_engine, make_sessionmaker
+from core.models import JobRun, OutboundMessage
+from core.settings import Settings
+from core.uow import UnitOfWork
+
+
+async def _with_uow(settings: Settings, work, commit: bool = False):
+    engine = make_engine(settings.database_url)
+    try:
+        async with UnitOfWork(make_sessionmaker(engine), settings)() as tx:
+            result = await work(tx)
+            if commit:
+                await tx.commit()
+            return result
+    finally:
+        await engine.dispose()
+
+
+async def jobs(settings: Settings) -> int:
+    from webhooks import scheduler
+
+    async def last_runs(tx):
+        rows = await tx.session.execute(select(JobRun).order_by(JobRun.id.desc()).limit(500))
+        latest: dict[str, JobRun] = {}
+        for run in rows.scalars():
+            latest.setdefault(run.job, run)
+        return latest
+
+    latest = await _with_uow(settings, last_runs)
+    now = datetime.now(timezone.utc)
+    planned = scheduler.schedule(settings)
+    print(f"{'job':<18} {'next run (UTC)':<20} last run and result")
+    for job, _operation, trigger in planned:
+        upcoming = trigger.get_next_fire_time(None, now)
+        run = latest.get(job.name)
+        last = f"{run.started_at:%Y-%m-%d %H:%M} {run.result or 'running or failed'}" if run else "never"
+        print(f"{job.name:<18} {upcoming.astimezone(timezone.utc):%Y-%m-%d %H:%M}     {last}")
+    off = {"payment_reminders", "expire_pending", "daily_digest"} - {job.name for job, _, _ in planned}
+    for name in sorted(off):
+        print(f"{name:<18} off")
+    return 0
+
+
+async def outbox_list(settings: Settings, failed_only: bool) -> int:
+    async def rows(tx):
+        query = select(OutboundMessage).order_by(OutboundMessage.id.desc()).limit(50)
+        if failed_only:
+            query = query.where(OutboundMessage.status.in_(("failed", "undelivered")))
+        else:
+            query = query.where(OutboundMessage.status.not_in(("sent", "delivered", "read")))
+        return (await tx.session.execute(query)).scalars().all()
+
+    messages = await _with_uow(settings, rows)
+    if not messages:
+        print("nothing waiting or failed" if not failed_only else "no failed messages")
+    for m in messages:
+        why = f" {m.error_code or ''} {m.error_message or ''}".rstrip()
+        print(f"#{m.id:<6} {m.status:<11} {m.to_phone:<15} {m.kind:<22} tries {m.attempts}{why}")
+    return 0
+
+
+async def outbox_retry(settings: Settings, message_id: int | None, failed: bool) -> int:
+    count = await _with_uow(settings, lambda tx: outbox.retry(tx, message_id=message_id, failed=failed), commit=True)
+    print(f"{count} message(s) queued again; a running server sends them within a few seconds")
+    return 0 if count or failed else 1
+
+
+async def doctor(settings: Settings) -> int:
+    """Check what must hold for the shop to work; exit non-zero when something must be fixed."""
+    from alembic.script import ScriptDirectory
+
+    from core.migrate import alembic_config
+
+    problems: list[str] = []
+
+    def check(ok: bool, good: str, bad: str) -> None:
+        print(("  ok   " if ok else "  FIX  ") + (good if ok else bad))
+        if not ok:
+            problems.append(bad)
+
+    print(f"database {settings.database_url.split('@')[-1]}")
+    try:
+        engine = make_engine(settings.database_url)
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+            current = await conn.scalar(text("SELECT version_num FROM alembic_version"))
+        await engine.dispose()
+        head = ScriptDirectory.from_config(alembic_config(settings.database_url)).get_current_head()
+        check(True, "database answers", "")
+        check(current == head, f"schema is at the latest migration ({head})",
+              f"schema is at {current}, the code needs {head}: run orderdesk db upgrade")
+    except Exception as exc:  # any failure here is a finding to print, not a crash
+        check(False, "", f"database unreachable or not migrated ({type(exc).__name__}: {exc}); "
+                         "check DATABASE_URL, then run orderdesk db upgrade")
+    check(settings.twilio_enabled, "Twilio credentials are set",
+          "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set: messages are only logged (console mode)")
+    check(bool(settings.admin_phones), f"{len(settings.admin_phones)} admin phone(s)",
+          "ADMIN_PHONES is empty: nobody can confirm from WhatsApp or receive alerts")
+    check(settings.public_base_url.startswith("https://") or not settings.twilio_enabled,
+          f"PUBLIC_BASE_URL is {settings.public_base_url}",
+          f"PUBLIC_BASE_URL is {settings.public_base_url}; Twilio needs a public https URL")
+    base = settings.public_base_url.rstrip("/")
+    print("\nPaste into Twilio (WhatsApp sender or sandbox settings):")
+    print(f"  When a message comes in:  POST {base}/webhooks/twilio/whatsapp")
+    print(f"  Status callback URL:      POST {base}/webhooks/twilio/status")
+    if problems:
+        print(f"\n{len(problems)} thing(s) to fix.")
+        return 1
+    print("\nAll good.")
+    return 0

@@ -1,0 +1,66 @@
+"""The scheduled jobs, on APScheduler's AsyncIOScheduler inside the server process.
+
+APScheduler decides when; the database decides who: every run goes through `jobs.run_once` with a
+due key (the sweep's time slot, or the digest's local date), so with several server processes on
+one PostgreSQL each due time runs once.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from core import jobs
+from core.settings import Settings
+
+log = logging.getLogger("orderdesk.jobs")
+
+
+def schedule(settings: Settings) -> list[tuple[jobs.Job, object, object]]:
+    """(job, operation, trigger) for every job the settings switch on."""
+    sweep = IntervalTrigger(seconds=max(int(settings.job_sweep_interval.total_seconds()), 1))
+    planned = []
+    if settings.payment_reminder_after is not None:
+        planned.append((jobs.REMINDERS, jobs.remind_unpaid, sweep))
+    if settings.pending_expiry_after is not None:
+        planned.append((jobs.EXPIRY, jobs.expire_unpaid, sweep))
+    if settings.daily_digest_at is not None:
+        hour, minute = map(int, settings.daily_digest_at.split(":"))
+        planned.append((jobs.DIGEST, jobs.daily_digest,
+                        CronTrigger(hour=hour, minute=minute, timezone=ZoneInfo(settings.shop_timezone))))
+    return planned
+
+
+def due_key(job: jobs.Job, now: datetime, settings: Settings) -> str:
+    """Which due time `now` belongs to: the sweep slot, or the shop's local date for the digest."""
+    if job is jobs.DIGEST:
+        return now.astimezone(ZoneInfo(settings.shop_timezone)).date().isoformat()
+    slot = int(settings.job_sweep_interval.total_seconds()) or 1
+    return str(int(now.timestamp()) // slot)
+
+
+async def run(uow, job: jobs.Job, operation) -> str | None:
+    """One due run of `job`, in its own transaction; a failure is logged and tried at the next time."""
+    try:
+        async with uow() as tx:
+            result = await jobs.run_once(tx, job, due_key(job, tx.now(), tx.settings), operation)
+            await tx.commit()
+    except Exception:  # a job must never take the scheduler down; the next due time tries again
+        log.exception("job %s failed", job.name)
+        return None
+    if result is not None:
+        log.info("job %s: %s", job.name, result)
+    return result
+
+
+def start(uow, settings: Settings) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone=ZoneInfo(settings.shop_timezone))
+    for job, operation, trigger in schedule(settings):
+        scheduler.add_job(run, trigger, args=(uow, job, operation), id=job.name, name=job.describe,
+                          max_instances=1, coalesce=True, misfire_grace_time=300)
+    scheduler.start()
+    return scheduler
