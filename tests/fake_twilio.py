@@ -218,6 +218,10 @@ class FakeTwilio:
         """Queue answers; each send takes the first queued answer that matches it, else succeeds."""
         self._script.extend(answers)
 
+    def clear_script(self) -> None:
+        """Forget the scripted answers still waiting: every send succeeds again."""
+        self._script.clear()
+
     def fail_next(self, n: int = 1, status: int = 500, *, to: str | None = None) -> None:
         """The next n sends (to `to`, if given) get a transient error: 500, 503 or 429."""
         self.script(*[Answer(status, CODE_FOR_STATUS.get(status, 20500), when=_to(to)) for _ in range(n)])

@@ -81,14 +81,15 @@ async def problem_middleware(request: web.Request, handler):
         return await handler(request)
     except errors.DomainError as exc:
         return from_domain(exc)
-    except ValidationError as exc:
-        return from_validation(exc)
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == PROBLEM:
             raise
         if request.path.startswith("/webhooks/"):
             raise  # Twilio gets plain answers
-        return problem(exc.status, f"http-{exc.status}", exc.reason, exc.text or exc.reason)
+        response = problem(exc.status, f"http-{exc.status}", exc.reason, exc.text or exc.reason)
+        if "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]  # a 405 must say what is allowed
+        return response
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem(500, "internal", "Internal error", "Something went wrong on our side; it has been logged.")
