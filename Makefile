@@ -16,7 +16,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/orderdesk db upgrade
-	$(BIN)/orderdesk seed-demo
+	$(BIN)/orderdesk seed-demo --if-empty
 	$(BIN)/orderdesk serve
 
 test: $(STAMP) test-deps

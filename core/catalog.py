@@ -127,6 +127,10 @@ DEMO_CATALOG = [
 ]
 
 
+async def has_products(uow) -> bool:
+    return await uow.session.scalar(select(Product.id).limit(1)) is not None
+
+
 async def seed_demo(uow, actor: str = "seed-demo") -> int:
     """Loads the demo catalog; products already there (by id) are left alone. Returns how many were added."""
     added = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 
 from core.settings import Settings
@@ -98,7 +99,15 @@ def cmd_token(args, settings: Settings) -> int:
 def cmd_seed_demo(args, settings: Settings) -> int:
     from core import catalog
 
-    added = asyncio.run(_in_transaction(settings, catalog.seed_demo))
+    async def seed(tx):
+        if args.if_empty and await catalog.has_products(tx):
+            return 0
+        return await catalog.seed_demo(tx)
+
+    added = asyncio.run(_in_transaction(settings, seed))
+    if args.if_empty and not added:
+        print("the catalog has products already; demo catalog not loaded")
+        return 0
     print(f"demo catalog: {added} product(s) added, {len(catalog.DEMO_CATALOG) - added} already there")
     return 0
 
@@ -145,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="HTTP API, webhooks, outbound sender and jobs in one process")
-    serve.add_argument("--host", default="127.0.0.1")
+    # On a platform that hands out $PORT (Heroku and the like) the router reaches us from outside.
+    serve.add_argument("--host", default="0.0.0.0" if os.environ.get("PORT") else "127.0.0.1",
+                       help="default 127.0.0.1, or 0.0.0.0 when $PORT is set")
     serve.add_argument("--port", type=int, default=8080)
     serve.set_defaults(func=cmd_serve)
 
@@ -167,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     token.set_defaults(func=cmd_token)
 
     seed = sub.add_parser("seed-demo", help="load the demo catalog (idempotent)")
+    seed.add_argument("--if-empty", action="store_true", help="only when the catalog has no products at all")
     seed.set_defaults(func=cmd_seed_demo)
 
     catalog = sub.add_parser("catalog", help="the product catalog")

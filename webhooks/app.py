@@ -11,7 +11,7 @@ from core.clock import SystemClock
 from core.db import make_engine, make_sessionmaker
 from core.settings import Settings
 from core.uow import UnitOfWork
-from webhooks import api, cors, delivery, keys, media, openapi, scheduler, twilio
+from webhooks import api, cors, delivery, keys, media, metrics, openapi, scheduler, twilio
 from webhooks.problems import problem_middleware
 from webhooks.routing import MAX_BODY, add_routes
 from webhooks.sender import ConsoleTransport, Sender, TwilioTransport
@@ -35,6 +35,7 @@ def create_app(settings: Settings, *, clock=None, policy: delivery.Policy | None
         return web.json_response(document)
 
     app.router.add_get("/api/openapi.json", openapi_json)
+    app.router.add_get("/metrics", metrics.metrics)
     cors.enable(app, settings.cors_allowed_origins)  # after every route: it opens the /api/ ones
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(lambda app: _sender(app, policy or delivery.Policy(), sweep_seconds))

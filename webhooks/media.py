@@ -159,7 +159,7 @@ class ReceiptFetcher:
 
     async def download(self, url: str) -> tuple[bytes, str]:
         """The media's bytes and content type, or NotKept saying why."""
-        problem = None
+        problem = source_problem(url, self.settings.twilio_api_base_url, self.settings.twilio_account_sid or "")
         if problem:
             raise NotKept(f"not fetched: {problem}")
         for attempt, delay in enumerate((0.0, *self.delays)):
