@@ -19,7 +19,7 @@ from core import orders, proofs
 from core.clock import FakeClock
 from core.models import PaymentProof, ReceiptFile
 from tests.conftest import ADMIN_PHONE
-from tests.fake_twilio import ACCOUNT_SID, API_VERSION, new_sid
+from tests.fake_twilio import ACCOUNT_SID, API_VERSION
 from tests.helpers import eventually, make_product, place_order
 from tests.test_payment_texts import CORPUS, REF
 from webhooks import keys

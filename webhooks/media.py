@@ -103,18 +103,18 @@ class ReceiptFetcher:
         self._authorization = "Basic " + base64.b64encode(credentials).decode("ascii")
         self._slots = asyncio.Semaphore(CONCURRENT_DOWNLOADS)
         self._tasks: set[asyncio.Task] = set()
+        self._closing = False
 
     def fetch_for(self, message_id: int | None) -> None:
-        """Download the receipts of a stored, processed message; returns at once."""
+        """Download the receipts of a stored, processed message; returns at once. While shutting
+        down it does nothing: the proofs stay pending and the next start fetches them."""
+        if self._closing:
+            return
         self._start(self._fetch_pending(message_id), name=f"receipts-{message_id or 'resume'}")
-
-    async def idle(self) -> None:
-        """Wait until every download started so far has finished (tests, and shutdown)."""
-        while running := {task for task in self._tasks if not task.done()}:
-            await asyncio.wait(running)
 
     async def close(self) -> None:
         """Give running downloads a moment, then stop them; what they held is resumed after restart."""
+        self._closing = True
         running = {task for task in self._tasks if not task.done()}
         if running:
             _, stuck = await asyncio.wait(running, timeout=SHUTDOWN_GRACE_S)
@@ -129,16 +129,20 @@ class ReceiptFetcher:
         task.add_done_callback(self._tasks.discard)
 
     async def _fetch_pending(self, message_id: int | None) -> None:
+        # A background task must never die silently; what fails here stays pending for a restart.
         try:
             async with self.uow() as tx:
                 waiting = await receipts.pending(tx, message_id=message_id)
-            for proof_id, url, content_type in waiting:
-                async with self._slots:
+        except Exception:
+            log.exception("receipts of inbound message %s could not be looked up", message_id)
+            return
+        for proof_id, url, content_type in waiting:
+            async with self._slots:
+                try:
                     await self._fetch_one(proof_id, url, content_type or "")
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # a background task must never die silently: the proof stays pending
-            log.exception("receipts of inbound message %s could not be fetched", message_id)
+                except Exception:
+                    log.exception("receipt of proof %s could not be kept; it is tried again after a restart",
+                                  proof_id)
 
     async def _fetch_one(self, proof_id: int, url: str, content_type: str) -> None:
         try:
@@ -184,7 +188,10 @@ class ReceiptFetcher:
                         location = response.headers.get("Location")
                         if not location:
                             raise NotKept("Twilio answered a redirect without saying where to")
-                        target = url.join(URL(location))
+                        try:
+                            target = url.join(URL(location))
+                        except ValueError:
+                            raise NotKept("Twilio redirected to something that is not a URL") from None
                         problem, credentials = redirect_policy(target, self.settings.twilio_api_base_url)
                         if problem:
                             raise NotKept(problem)
