@@ -70,7 +70,7 @@ def proof_line(proof, currency: str) -> str:
     if not what and proof.amount is None and not proof.flags:
         return {"receipt": "📎 receipt " + (proof.content_type or ""), "manual": "💵 recorded by the shop"}.get(
             proof.kind, f"💬 “{proof.raw_text[:80]}”")
-    what = what or proof.kind
+    what = what or {"text": "the customer says", "manual": "recorded by the shop"}.get(proof.kind, proof.kind)
     amount = f", {proof.currency or currency} {proof.amount:,.2f}" if proof.amount is not None else ""
     if proof.flags:
         return f"⚠ {what}{amount}: " + "; ".join(flag.split(": ", 1)[-1] for flag in proof.flags)

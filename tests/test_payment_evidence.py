@@ -130,7 +130,7 @@ def expected_flags(case: dict) -> list[str]:
 
 
 def expected_alert_line(case: dict) -> str:
-    what = " ".join(part for part in (case["provider"], case["code"]) if part) or "text"  # a bare claim
+    what = " ".join(part for part in (case["provider"], case["code"]) if part) or "the customer says"  # a bare claim
     if case["amount"] is None:
         return f"✅ {what}"
     amount = f"{case['currency']} {case['amount']:,.2f}"
