@@ -56,6 +56,8 @@ TEXTS: dict[str, str] = {
     "admin_receipt_reused": ("⚠ Receipt reused: the receipt {name} {phone} sent for {reference} is the same file "
                              "as the one on {others}. Check it before you confirm {reference}."),
     "admin_not_reached": "📵 A WhatsApp message to {phone}{order} did not go through: {reason}.",
+    "admin_inbound_limited": ("🚦 {phone} ({name}) sent more than {limit} messages in a minute, so the bot stopped "
+                              "answering them for now; their messages are kept. Answer yourself: reply {phone} <text>"),
     "payment_reminder": ("Hi {name}, a reminder that order {reference} ({total}) is waiting for payment. "
                          "{payment_instructions}"),
     "admin_low_stock": "📉 Low stock: {name} ({barcode}) is down to {stock} (threshold {threshold}).",

@@ -1,7 +1,9 @@
 """Engines for SQLite (WAL, busy timeout, foreign keys, write-locking transactions) and PostgreSQL."""
 from __future__ import annotations
 
-from sqlalchemy import event
+import hashlib
+
+from sqlalchemy import event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine, AsyncSession
 
@@ -39,6 +41,14 @@ def insert_ignoring_duplicates(session, model):
     """INSERT ... ON CONFLICT DO NOTHING for this session's dialect: a unique key, not a check-then-insert."""
     dialect = session.bind.dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+async def lock_name(session, name: str) -> None:
+    """Hold a lock on `name` until this transaction ends, so a count-then-insert on it stays honest.
+    PostgreSQL: a transaction-level advisory lock. SQLite: BEGIN IMMEDIATE already serialises writers."""
+    if session.bind.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

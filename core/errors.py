@@ -83,6 +83,20 @@ class ReferenceConflict(DomainError):
 
 
 @dataclass
+class TooManyPendingOrders(DomainError):
+    """MAX_PENDING_ORDERS_PER_PHONE: this number has that many orders waiting for payment already."""
+
+    phone: str
+    limit: int
+    pending: int
+
+    def __str__(self) -> str:
+        orders = "order" if self.pending == 1 else "orders"
+        return (f"The number {self.phone} already has {self.pending} unpaid {orders} (the shop allows "
+                f"{self.limit}); pay or cancel one first.")
+
+
+@dataclass
 class StockBelowZero(DomainError):
     product_id: str
     barcode: str

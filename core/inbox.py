@@ -1,10 +1,16 @@
 """Inbound WhatsApp messages, stored before anything else happens to them."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import timedelta
 
+from sqlalchemy import func, select
+
+from core import alerts
 from core.db import insert_ignoring_duplicates
 from core.models import InboundMessage, OutboundMessage
+from core.phones import try_e164
+
+RATE_WINDOW = timedelta(minutes=1)
 
 
 async def store(uow, *, message_sid: str, from_phone: str, body: str, media: list[dict],
@@ -21,10 +27,43 @@ async def store(uow, *, message_sid: str, from_phone: str, body: str, media: lis
     return await uow.session.scalar(select(InboundMessage.id).where(InboundMessage.message_sid == message_sid))
 
 
+async def unprocessed_ids(uow, *, older_than: datetime, limit: int = 500) -> list[int]:
+    """Messages stored but never answered: the process died between storing and handling them."""
+    rows = await uow.session.execute(
+        select(InboundMessage.id).where(InboundMessage.processed_at.is_(None),
+                                        InboundMessage.received_at <= older_than)
+        .order_by(InboundMessage.id).limit(limit))
+    return list(rows.scalars())
+
+
 async def take_unprocessed(uow, message_id: int) -> InboundMessage | None:
     """The message, locked, unless another worker already handled it."""
     message = await uow.session.get(InboundMessage, message_id, with_for_update=True, populate_existing=True)
     return None if message is None or message.processed_at is not None else message
+
+
+async def hold_if_over_limit(uow, message: InboundMessage) -> bool:
+    """RATE_LIMIT_INBOUND_PER_MINUTE: past it, `message` stays stored but unanswered (True), and the
+    admins hear of the sender once per minute. Counted in the database, so it holds across processes:
+    the sender's messages received in the minute up to this one. Admins' own messages are not limited."""
+    settings = uow.settings
+    limit = settings.rate_limit_inbound_per_minute
+    if not limit or try_e164(message.from_phone, settings.default_region) in alerts.admin_phones(settings):
+        return False
+    received = await uow.session.scalar(
+        select(func.count()).select_from(InboundMessage)
+        .where(InboundMessage.from_phone == message.from_phone, InboundMessage.id <= message.id,
+               InboundMessage.received_at > message.received_at - RATE_WINDOW))
+    if received <= limit:
+        return False
+    message.processed_at = uow.now()
+    message.error = f"not answered: more than {limit} messages a minute (RATE_LIMIT_INBOUND_PER_MINUTE)"
+    minute = int(message.received_at.timestamp() // 60)
+    phone = message.from_phone.removeprefix("whatsapp:")
+    await alerts.tell_admins(uow, "admin_inbound_limited", key=f"inbound:limited:{phone}:{minute}",
+                             variables={"phone": phone, "name": message.profile_name or "customer",
+                                        "limit": limit})
+    return True
 
 
 async def conversation(uow, order_id: str) -> list[dict]:

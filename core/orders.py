@@ -11,7 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from core import alerts, outbox, stock
-from core.errors import InvalidField, InvalidTransition, NotFound, PriceMismatch, ReferenceConflict
+from core.db import lock_name
+from core.errors import (InvalidField, InvalidTransition, NotFound, PriceMismatch, ReferenceConflict,
+                         TooManyPendingOrders)
 from core.models import Order, OrderEvent, OrderItem, Product
 from core.phones import to_e164
 from core.references import canonical, new_reference
@@ -98,6 +100,9 @@ async def create_order(uow, new: NewOrder, actor: str = "storefront") -> Outcome
 
     lines = await _price_lines(session, new.items)
     content_hash = _content_hash(new, phone, lines)
+    limit = settings.max_pending_orders_per_phone
+    if limit:
+        await lock_name(session, f"pending-orders:{phone}")  # checkouts of one number count in turn
     if reference is None:
         reference = await _unused_reference(session, settings.order_reference_prefix, now)
     else:
@@ -105,6 +110,8 @@ async def create_order(uow, new: NewOrder, actor: str = "storefront") -> Outcome
         existing = await _by_reference(session, reference)
         if existing is not None:
             return _same_or_conflict(existing, content_hash)
+    if limit:
+        await _check_pending_limit(session, phone, limit)
     total = sum((line.unit_price * line.quantity for line in lines), Decimal("0.00"))
     item_count = sum(line.quantity for line in lines)
     _check_client_figures(new, lines, total, item_count)
@@ -212,6 +219,14 @@ async def _move(uow, order: Order, to: Status, actor: str, *, kind: str, note: s
                                     "status": to.value, "note": note or "",
                                     "total": alerts.money(uow.settings, order.total)})
     await uow.session.flush()
+
+
+async def _check_pending_limit(session, phone: str, limit: int) -> None:
+    """MAX_PENDING_ORDERS_PER_PHONE: a number with that many orders awaiting payment gets no new one."""
+    pending = await session.scalar(select(func.count()).select_from(Order)
+                                   .where(Order.customer_phone == phone, Order.status == Status.PENDING.value))
+    if pending >= limit:
+        raise TooManyPendingOrders(phone, limit, pending)
 
 
 async def _unused_reference(session, prefix: str, now) -> str:

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     low_stock_threshold: int = 3
     job_sweep_interval: timedelta = timedelta(seconds=60)
     whatsapp_templates: dict[str, str] = {}
+    # Abuse limits (CONTRACT §1): unset, `off` or 0 means no limit
+    max_pending_orders_per_phone: int | None = None
+    rate_limit_orders_per_minute: int | None = None  # per client IP, counted per process
+    rate_limit_inbound_per_minute: int | None = None  # per sender, counted in the database
+    trust_proxy_headers: bool = False  # take the client IP from the first X-Forwarded-For hop
 
     @field_validator("admin_phones", "cors_allowed_origins", mode="before")
     @classmethod
@@ -76,6 +81,21 @@ class Settings(BaseSettings):
     @classmethod
     def _duration(cls, value: object) -> object:
         return parse_duration(value) if isinstance(value, str) else value
+
+    @field_validator("max_pending_orders_per_phone", "rate_limit_orders_per_minute", "rate_limit_inbound_per_minute",
+                     mode="before")
+    @classmethod
+    def _limit(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in ("", "off", "none", "0"):
+            return None
+        return None if value == 0 else value
+
+    @field_validator("max_pending_orders_per_phone", "rate_limit_orders_per_minute", "rate_limit_inbound_per_minute")
+    @classmethod
+    def _positive(cls, value: int | None) -> int | None:
+        if value is not None and value < 0:
+            raise ValueError(f"{value} is not a limit: use a positive number, or off")
+        return value
 
     @field_validator("daily_digest_at", mode="before")
     @classmethod

@@ -76,7 +76,7 @@ async def chat(settings: Settings, phone: str, url: str | None) -> int:
 def _read_line() -> str | None:
     try:
         return input("you> ")
-    except EOFError:
+    except (EOFError, BrokenPipeError):
         return None
 
 

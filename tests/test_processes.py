@@ -141,3 +141,22 @@ async def test_two_servers_on_one_postgresql_send_each_message_and_run_each_job_
     finally:
         for server in servers:
             server.stop()
+
+
+async def test_a_message_stored_but_never_handled_is_answered_at_the_next_start(
+        aiohttp_client, wa_settings, twilio, uow, clock):
+    from datetime import timedelta
+
+    from core import inbox
+    from webhooks.app import create_app
+
+    async with uow() as tx:  # a process stored it, then died before the bot ran
+        await inbox.store(tx, message_sid="SM" + "7" * 32, from_phone=f"whatsapp:{CUSTOMERS[0]}", body="hello",
+                          media=[], wa_id=CUSTOMERS[0][1:], profile_name="Amina")
+        await tx.commit()
+    clock.advance(minutes=2)
+
+    await aiohttp_client(create_app(wa_settings, clock=clock, sweep_seconds=0.1))
+
+    [menu] = await twilio.wait_for_messages(1, to=CUSTOMERS[0], timeout=5.0)
+    assert "Send your order reference" in menu["Body"]

@@ -11,7 +11,7 @@ from core import catalog, inbox, orders
 from core.errors import NotFound
 from core.models import Order, Product
 from core.tokens import STAFF_ROLES, Role
-from webhooks import compat, keys, schemas as s
+from webhooks import compat, keys, ratelimit, schemas as s
 from webhooks.compat import respond
 from webhooks.routing import Call, Route
 
@@ -202,7 +202,8 @@ ROUTES: list[Route] = [
     Route("POST", "/api/products/{id}/stock/", adjust_stock, "Adjust stock by a delta (never below 0)",
           roles=STAFF, body=s.StockAdjust, responses={200: s.ProductOut}, errors=E, tag="products"),
     Route("POST", "/api/orders/", create_order, "Create a pending order (guest checkout)", body=s.OrderCreate,
-          responses={201: s.OrderCreated, 200: s.OrderCreated}, errors=(400, 409), tag="orders"),
+          responses={201: s.OrderCreated, 200: s.OrderCreated}, errors=(400, 409, 429), tag="orders",
+          throttle=ratelimit.guest_checkout),
     Route("GET", "/api/orders/", list_orders, "Orders, newest first", roles=STAFF, query=s.OrderQuery,
           responses={200: s.OrderPage}, errors=(400, 401, 403), tag="orders"),
     Route("GET", "/api/orders/my-orders/", my_orders, "The orders of the customer token's phone",

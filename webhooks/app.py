@@ -11,7 +11,7 @@ from core.clock import SystemClock
 from core.db import make_engine, make_sessionmaker
 from core.settings import Settings
 from core.uow import UnitOfWork
-from webhooks import api, cors, delivery, keys, media, metrics, openapi, scheduler, twilio
+from webhooks import api, cors, delivery, keys, media, metrics, openapi, ratelimit, scheduler, twilio
 from webhooks.problems import problem_middleware
 from webhooks.routing import MAX_BODY, add_routes
 from webhooks.sender import ConsoleTransport, Sender, TwilioTransport
@@ -27,6 +27,7 @@ def create_app(settings: Settings, *, clock=None, policy: delivery.Policy | None
                           handler_args={"max_line_size": 65536, "max_field_size": 65536})
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock or SystemClock()
+    app[keys.ORDER_RATE] = ratelimit.SlidingWindow(settings.rate_limit_orders_per_minute, app[keys.CLOCK])
     add_routes(app, api.ROUTES)
     twilio.add_routes(app)
     document = openapi.build(api.ROUTES)
@@ -69,7 +70,9 @@ async def _sender(app: web.Application, policy: delivery.Policy, sweep_seconds: 
                     status_callback=settings.public_base_url.rstrip("/") + "/webhooks/twilio/status")
     app[keys.SENDER] = sender
     task = asyncio.create_task(sender.run(), name="outbox-sender")
+    leftovers = asyncio.create_task(twilio.process_leftovers(app[keys.UOW]), name="inbound-leftovers")
     yield
+    await asyncio.wait_for(leftovers, SHUTDOWN_GRACE_S)
     sender.stop()
     try:
         await asyncio.wait_for(task, SHUTDOWN_GRACE_S)

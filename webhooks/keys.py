@@ -13,3 +13,4 @@ UOW = web.AppKey("uow", UnitOfWork)
 CLOCK = web.AppKey("clock", object)
 SENDER = web.AppKey("sender", object)
 RECEIPTS = web.AppKey("receipts", object)  # webhooks.media.ReceiptFetcher
+ORDER_RATE = web.AppKey("order_rate", object)  # webhooks.ratelimit.SlidingWindow, per client IP

@@ -36,6 +36,8 @@ TABLE: dict[type[errors.DomainError], tuple[int, str, str, Callable]] = {
                            lambda e: {"currentPrices": {k: f"{v:.2f}" for k, v in e.current_prices.items()},
                                       "total": f"{e.total:.2f}", "itemCount": e.item_count}),
     errors.ReferenceConflict: (409, "reference-conflict", "Order reference already used", lambda e: {}),
+    errors.TooManyPendingOrders: (429, "too-many-pending-orders", "Too many unpaid orders",
+                                  lambda e: {"limit": e.limit, "pending": e.pending}),
     errors.StockBelowZero: (409, "stock-below-zero", "Stock cannot go below zero",
                             lambda e: {"available": e.available}),
     errors.DuplicateBarcode: (409, "duplicate-barcode", "Barcode already used", lambda e: {}),

@@ -53,6 +53,7 @@ class Route:
     responses: dict[int, type[BaseModel] | None] = field(default_factory=dict)
     errors: tuple[int, ...] = ()
     tag: str = "api"
+    throttle: Callable[[web.Request, ApiToken | None], web.Response | None] | None = None  # before the body is read
 
 
 def add_routes(app: web.Application, routes: list[Route]) -> None:
@@ -70,6 +71,8 @@ def _view(route: Route):
         token = await _authorise(request, route.roles)
         if isinstance(token, web.Response):
             return token
+        if route.throttle is not None and (refused := route.throttle(request, token)) is not None:
+            return refused
         body = query = None
         if route.body is not None:
             body = await _parse_body(request, route.body)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from aiohttp import web
 from twilio.request_validator import RequestValidator
@@ -73,6 +74,9 @@ async def process(uow, message_id: int) -> None:
             message = await inbox.take_unprocessed(tx, message_id)
             if message is None:
                 return
+            if await inbox.hold_if_over_limit(tx, message):
+                await tx.commit()  # kept, not answered: the admins have been told
+                return
             await handle_inbound(tx, message)
             message.processed_at = tx.now()
             await tx.commit()
@@ -89,6 +93,17 @@ async def process(uow, message_id: int) -> None:
                                                 "order": " (we could not handle this message automatically)",
                                                 "text": message.body[:600] or "[media]"})
             await tx.commit()
+
+
+async def process_leftovers(uow, *, grace: timedelta = timedelta(seconds=30)) -> int:
+    """At start-up: answer what a crashed process stored but never handled (each message once)."""
+    async with uow() as tx:
+        ids = await inbox.unprocessed_ids(tx, older_than=tx.now() - grace)
+    for message_id in ids:
+        await process(uow, message_id)
+    if ids:
+        log.info("answered %d inbound message(s) left unhandled by an earlier process", len(ids))
+    return len(ids)
 
 
 async def status_callback(request: web.Request) -> web.Response:
