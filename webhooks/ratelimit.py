@@ -50,12 +50,13 @@ class SlidingWindow:
 
 
 def client_ip(request: web.Request) -> str:
-    """`request.remote`; behind a proxy (TRUST_PROXY_HEADERS=true) the first X-Forwarded-For hop.
-    Only trust that when the proxy in front sets the header itself: a client can write one too."""
+    """`request.remote`; behind a proxy (TRUST_PROXY_HEADERS=true) the last X-Forwarded-For hop,
+    the address the proxy itself saw: routers such as Heroku's append to a header the client may
+    have written, so the earlier hops are the client's word."""
     if request.app[keys.SETTINGS].trust_proxy_headers:
-        first = request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
-        if first:
-            return first
+        last = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+        if last:
+            return last
     return request.remote or "unknown"
 
 

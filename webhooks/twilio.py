@@ -97,8 +97,12 @@ async def process(uow, message_id: int) -> None:
 
 async def process_leftovers(uow, *, grace: timedelta = timedelta(seconds=30)) -> int:
     """At start-up: answer what a crashed process stored but never handled (each message once)."""
-    async with uow() as tx:
-        ids = await inbox.unprocessed_ids(tx, older_than=tx.now() - grace)
+    try:
+        async with uow() as tx:
+            ids = await inbox.unprocessed_ids(tx, older_than=tx.now() - grace)
+    except Exception:  # the database may not answer yet; /health says so, the server keeps running
+        log.exception("could not look for inbound messages left unhandled")
+        return 0
     for message_id in ids:
         await process(uow, message_id)
     if ids:
