@@ -1,7 +1,7 @@
 """Customers as WhatsApp knows them: E.164 phone (and WaId), their window, opt-out and quiet time."""
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from core import orders
 from core.db import insert_ignoring_duplicates
@@ -46,10 +46,3 @@ def owns(customer: Customer, order: Order) -> bool:
 
 def is_quiet(uow, customer: Customer) -> bool:
     return customer.quiet_until is not None and customer.quiet_until > uow.now()
-
-
-async def find(uow, phone_or_wa_id: str) -> Customer | None:
-    digits = phone_or_wa_id.lstrip("+")
-    return (await uow.session.execute(
-        select(Customer).where(or_(Customer.phone == phone_or_wa_id, Customer.wa_id == digits))
-    )).scalars().first()

@@ -113,9 +113,10 @@ async def _advance(uow, message: OutboundMessage, status: str, error_code: str |
     message.updated_at = uow.now()
 
 
-async def retry(uow, *, message_id: int | None = None, failed: bool = False) -> int:
-    """`orderdesk outbox retry`: put failed messages back in the queue."""
-    where = [OutboundMessage.status == "failed"]
+async def retry(uow, *, message_id: int | None = None) -> int:
+    """`orderdesk outbox retry`: put messages that did not reach their recipient back in the queue
+    (one by id, or all of them)."""
+    where = [OutboundMessage.status.in_(("failed", "undelivered"))]
     if message_id is not None:
         where.append(OutboundMessage.id == message_id)
     result = await uow.session.execute(

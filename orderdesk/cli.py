@@ -130,11 +130,11 @@ def cmd_outbox(args, settings: Settings) -> int:
     if args.outbox_command == "list":
         return asyncio.run(operate.outbox_list(settings, args.failed))
     if args.target == "--failed" or args.failed:
-        return asyncio.run(operate.outbox_retry(settings, None, True))
+        return asyncio.run(operate.outbox_retry(settings, None))
     if not (args.target or "").isdigit():
         print("outbox retry takes a message id (see outbox list) or --failed", file=sys.stderr)
         return 2
-    return asyncio.run(operate.outbox_retry(settings, int(args.target), False))
+    return asyncio.run(operate.outbox_retry(settings, int(args.target)))
 
 
 def cmd_doctor(args, settings: Settings) -> int:

@@ -67,10 +67,11 @@ async def outbox_list(settings: Settings, failed_only: bool) -> int:
     return 0
 
 
-async def outbox_retry(settings: Settings, message_id: int | None, failed: bool) -> int:
-    count = await _with_uow(settings, lambda tx: outbox.retry(tx, message_id=message_id, failed=failed), commit=True)
+async def outbox_retry(settings: Settings, message_id: int | None) -> int:
+    """Re-queue one message by id, or every failed one (message_id None)."""
+    count = await _with_uow(settings, lambda tx: outbox.retry(tx, message_id=message_id), commit=True)
     print(f"{count} message(s) queued again; a running server sends them within a few seconds")
-    return 0 if count or failed else 1
+    return 0 if count or message_id is None else 1
 
 
 async def doctor(settings: Settings) -> int:

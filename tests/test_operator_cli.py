@@ -1,0 +1,65 @@
+"""The operator's commands, run as a shop owner runs them: `orderdesk outbox`, `jobs`, `doctor`."""
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+from sqlalchemy import create_engine, text
+
+from core.migrate import upgrade
+
+ENV_SCRUB = ("DATABASE_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "ADMIN_PHONES", "PUBLIC_BASE_URL")
+
+
+def orderdesk(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ENV_SCRUB}
+    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}"
+    return subprocess.run([sys.executable, "-m", "orderdesk", *args], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def _failed_message(tmp_path) -> None:
+    upgrade(f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}")
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    with create_engine(f"sqlite:///{tmp_path / 'shop.db'}").begin() as db:
+        db.execute(text("INSERT INTO outbound_messages (key, kind, to_phone, body, variables, status, error_code, "
+                        "error_message, attempts, next_attempt_at, created_at, updated_at) VALUES ('k1', "
+                        "'order_status', '+254712345678', 'hi', '{}', 'failed', '21211', 'invalid number', 1, "
+                        ":now, :now, :now)"), {"now": now})
+
+
+def test_outbox_lists_failed_messages_and_queues_them_again(tmp_path):
+    _failed_message(tmp_path)
+
+    listed = orderdesk(tmp_path, "outbox", "list", "--failed")
+    retried = orderdesk(tmp_path, "outbox", "retry", "--failed")
+    after = orderdesk(tmp_path, "outbox", "list", "--failed")
+
+    assert "+254712345678" in listed.stdout and "21211" in listed.stdout
+    assert retried.returncode == 0 and "1 message(s) queued again" in retried.stdout
+    assert "no failed messages" in after.stdout
+
+
+def test_outbox_retry_of_an_unknown_id_says_so(tmp_path):
+    _failed_message(tmp_path)
+
+    done = orderdesk(tmp_path, "outbox", "retry", "999")
+
+    assert done.returncode == 1 and "0 message(s)" in done.stdout
+
+
+def test_jobs_lists_each_job_with_its_next_run(tmp_path):
+    upgrade(f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}")
+
+    done = orderdesk(tmp_path, "jobs")
+
+    assert done.returncode == 0
+    assert "payment_reminders" in done.stdout and "daily_digest" in done.stdout and "expire_pending" in done.stdout
+
+
+def test_doctor_prints_the_webhook_urls_and_fails_on_what_must_be_fixed(tmp_path):
+    done = orderdesk(tmp_path, "doctor")  # no database yet, no Twilio, no admins
+
+    assert done.returncode == 1
+    assert "/webhooks/twilio/whatsapp" in done.stdout and "/webhooks/twilio/status" in done.stdout
+    assert "orderdesk db upgrade" in done.stdout and "ADMIN_PHONES" in done.stdout
