@@ -1,0 +1,55 @@
+"""The outbox's own rules, on the real databases: one message per event key, statuses only forward,
+a callback that beats the send's answer is kept and applied."""
+from datetime import timedelta
+
+from core import outbox
+from core.models import DeliveryEvent, OutboundMessage
+
+
+async def _queued_and_claimed(uow) -> int:
+    async with uow() as tx:
+        await outbox.enqueue(tx, to="+254712345678", kind="order_status", key="order:1:status:confirmed", body="hi")
+        [message] = await outbox.claim_due(tx, limit=5, lease=timedelta(seconds=60))
+        await tx.commit()
+    return message.id
+
+
+async def test_the_same_event_key_queues_one_message(uow):
+    async with uow() as tx:
+        first = await outbox.enqueue(tx, to="+254712345678", kind="order_status", key="order:1:status:shipped", body="a")
+        again = await outbox.enqueue(tx, to="+254712345678", kind="order_status", key="order:1:status:shipped", body="b")
+        await tx.commit()
+
+    assert (first, again) == (True, False)
+
+
+async def test_a_callback_that_arrives_before_the_send_answer_is_applied_when_the_answer_is_stored(uow):
+    message_id = await _queued_and_claimed(uow)
+
+    async with uow() as tx:  # Twilio's callback wins the race with its own 201
+        assert await outbox.record_callback(tx, "SM" + "a" * 32, "delivered", None) is None
+        await tx.commit()
+    async with uow() as tx:
+        await outbox.record_sent(tx, message_id, "SM" + "a" * 32, "queued")
+        await tx.commit()
+
+    async with uow() as tx:
+        message = await tx.session.get(OutboundMessage, message_id)
+        assert message.status == "delivered"
+        assert await tx.session.get(DeliveryEvent, 1) is not None
+
+
+async def test_an_unknown_status_is_stored_and_moves_nothing(uow):
+    message_id = await _queued_and_claimed(uow)
+    async with uow() as tx:
+        await outbox.record_sent(tx, message_id, "SM" + "b" * 32, "queued")
+        await outbox.record_callback(tx, "SM" + "b" * 32, "delivered", None)
+        await outbox.record_callback(tx, "SM" + "b" * 32, "partially_teleported", None)
+        await outbox.record_callback(tx, "SM" + "b" * 32, "sent", None)
+        await tx.commit()
+
+    async with uow() as tx:
+        assert (await tx.session.get(OutboundMessage, message_id)).status == "delivered"
+        statuses = [e.status for e in (await tx.session.execute(
+            DeliveryEvent.__table__.select().order_by(DeliveryEvent.id))).all()]
+        assert statuses == ["delivered", "partially_teleported", "sent"]
