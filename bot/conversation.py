@@ -83,7 +83,8 @@ async def customer_turn(uow, customer: Customer, message: InboundMessage) -> Non
         return await _about_order(turn, references[0])
     if word in GREETINGS or (not word and not message.media):
         name = f" {customer.profile_name}" if customer.profile_name else ""
-        return await turn.say("menu", prompt=True, name=name)
+        # A greeting gets the menu as a prompt (quiet while the shop talks); asking for help always does.
+        return await turn.say("menu", prompt=word not in ("help", "menu"), name=name)
     foreign = find_foreign_references(turn.text, [prefix])
     if foreign:
         await turn.tell_admins("admin_unmatched_reference", reference=foreign[0], problem="is not one of our references")
