@@ -109,10 +109,19 @@ class Sender:
             claimed = await outbox.claim_due(tx, limit=self.batch, lease=self.lease)
             sendable = await window.fit_to_window(tx, claimed)
             await tx.session.commit()  # not tx.commit(): that would wake us again
-        await asyncio.gather(*(self._deliver(message) for message in sendable))
+        # One recipient's messages go one after another, in the order they were queued (WhatsApp shows
+        # them as they arrive); different recipients go side by side.
+        by_recipient: dict[str, list[OutboundMessage]] = {}
+        for message in sendable:
+            by_recipient.setdefault(message.to_phone, []).append(message)
+        await asyncio.gather(*(self._deliver_in_order(messages) for messages in by_recipient.values()))
         if len(sendable) < len(claimed):
             self.wake()  # alerts about messages that could not go were queued just now
         return len(claimed)
+
+    async def _deliver_in_order(self, messages: list[OutboundMessage]) -> None:
+        for message in messages:
+            await self._deliver(message)
 
     async def _deliver(self, message: OutboundMessage) -> None:
         try:
