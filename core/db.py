@@ -8,6 +8,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine, AsyncSession
 
 SQLITE_BUSY_TIMEOUT_S = 30
+READONLY = "orderdesk_readonly"
 
 
 def make_engine(url: str, **kwargs) -> AsyncEngine:
@@ -34,7 +35,9 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(connection):
         # IMMEDIATE takes the write lock up front: two transactions that read then write queue up
         # behind the busy timeout instead of one failing with "database is locked" on upgrade.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only unit of work needs no lock at all (WAL readers never wait for the writer).
+        readonly = connection.get_execution_options().get(READONLY, False)
+        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
 def insert_ignoring_duplicates(session, model):

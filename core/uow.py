@@ -6,6 +6,7 @@ from collections.abc import Callable
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import SystemClock
+from core.db import READONLY
 from core.settings import Settings
 
 
@@ -32,13 +33,20 @@ class UnitOfWork:
         self._after_commit = after_commit
         self.session: AsyncSession | None = None
 
-    def __call__(self) -> UnitOfWork:
-        """A fresh unit of work with the same wiring: `async with uow() as tx:`."""
-        return UnitOfWork(self._sessionmaker, self.settings, self.clock, self._after_commit, self.render)
+    def __call__(self, *, readonly: bool = False) -> UnitOfWork:
+        """A fresh unit of work with the same wiring: `async with uow() as tx:`. A `readonly` one
+        only reads, so on SQLite it does not queue for the write lock."""
+        fresh = UnitOfWork(self._sessionmaker, self.settings, self.clock, self._after_commit, self.render)
+        fresh.readonly = readonly
+        return fresh
+
+    readonly = False
 
     async def __aenter__(self) -> UnitOfWork:
         self.session = self._sessionmaker()
         await self.session.begin()
+        if self.readonly:
+            await self.session.connection(execution_options={READONLY: True})
         return self
 
     async def __aexit__(self, *exc) -> None:

@@ -51,7 +51,7 @@ def order_out(o: Order, model=s.OrderOut, **extra) -> s.OrderOut:
 
 async def health(call: Call) -> web.Response:
     try:
-        async with call.uow() as tx:
+        async with call.uow(readonly=True) as tx:
             await tx.session.execute(text("SELECT 1"))
     except Exception:  # any failure to reach the database is "unavailable", by design
         return json(s.Health(status="unavailable"), 503)
@@ -62,7 +62,7 @@ async def health(call: Call) -> web.Response:
 
 async def list_products(call: Call) -> web.Response:
     q = call.query
-    async with call.uow() as tx:
+    async with call.uow(readonly=True) as tx:
         rows = await catalog.list_products(tx, catalog.ProductFilter(q.search, q.category, q.in_stock, q.ordering))
     return respond(call, [product_out(p) for p in rows], compat.products(rows))
 
@@ -82,7 +82,7 @@ async def create_product(call: Call) -> web.Response:
 
 
 async def get_product(call: Call) -> web.Response:
-    async with call.uow() as tx:
+    async with call.uow(readonly=True) as tx:
         product = await catalog.get_product(tx, call.request.match_info["id"])
     return respond(call, product_out(product), compat.product(product))
 
@@ -129,7 +129,7 @@ async def create_order(call: Call) -> web.Response:
 
 async def list_orders(call: Call) -> web.Response:
     q = call.query
-    async with call.uow() as tx:
+    async with call.uow(readonly=True) as tx:
         count, rows = await orders.list_orders(tx, status=q.status, search=q.search, limit=q.limit, offset=q.offset)
     return respond(call, s.OrderPage(count=count, limit=q.limit, offset=q.offset, results=[order_out(o) for o in rows]),
                    compat.page(count, rows))
@@ -137,7 +137,7 @@ async def list_orders(call: Call) -> web.Response:
 
 async def my_orders(call: Call) -> web.Response:
     q = call.query
-    async with call.uow() as tx:
+    async with call.uow(readonly=True) as tx:
         count, rows = await orders.list_orders(tx, phone=call.token.phone, status=q.status, limit=q.limit,
                                                offset=q.offset)
     return respond(call, s.OrderPage(count=count, limit=q.limit, offset=q.offset, results=[order_out(o) for o in rows]),
@@ -146,7 +146,7 @@ async def my_orders(call: Call) -> web.Response:
 
 async def get_order(call: Call) -> web.Response:
     key = call.request.match_info["id"]
-    async with call.uow() as tx:
+    async with call.uow(readonly=True) as tx:
         order = await orders.get_order(tx, key)
     if call.token.role == Role.CUSTOMER and order.customer_phone != call.token.phone:
         raise NotFound("order", key)  # another customer's order does not exist, as far as you can tell
@@ -181,7 +181,7 @@ async def cancel_order(call: Call) -> web.Response:
 
 
 async def order_messages(call: Call) -> web.Response:
-    async with call.uow() as tx:
+    async with call.uow(readonly=True) as tx:
         order = await orders.get_order(tx, call.request.match_info["id"])
         rows = await inbox.conversation(tx, order.id)
     return web.json_response([s.MessageOut.model_validate(r).model_dump(mode="json", by_alias=True) for r in rows])

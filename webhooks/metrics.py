@@ -20,7 +20,7 @@ async def _allowed(request: web.Request) -> bool:
     expected = request.app[keys.SETTINGS].metrics_token
     if expected and hmac.compare_digest(secret.strip(), expected):
         return True
-    async with request.app[keys.UOW]() as tx:
+    async with request.app[keys.UOW](readonly=True) as tx:
         token = await authenticate(tx, secret.strip())
     return token is not None and token.role == Role.ADMIN
 
@@ -29,7 +29,7 @@ async def metrics(request: web.Request) -> web.Response:
     if not await _allowed(request):
         return problem(401, "unauthorized", "Unauthorized", "Send an admin token or METRICS_TOKEN as a bearer token.")
     threshold = request.app[keys.SETTINGS].low_stock_threshold
-    async with request.app[keys.UOW]() as tx:
+    async with request.app[keys.UOW](readonly=True) as tx:
         orders = (await tx.session.execute(select(Order.status, func.count()).group_by(Order.status))).all()
         outbound = (await tx.session.execute(
             select(OutboundMessage.status, func.count()).group_by(OutboundMessage.status))).all()

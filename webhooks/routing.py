@@ -100,7 +100,7 @@ async def _authorise(request: web.Request, roles: frozenset[Role] | None):
     scheme, _, secret = header.partition(" ")
     token = None
     if scheme.lower() == "bearer" and secret.strip():
-        async with request.app[keys.UOW]() as tx:
+        async with request.app[keys.UOW](readonly=True) as tx:
             token = await authenticate(tx, secret.strip())
     if token is None:
         if roles is None:
