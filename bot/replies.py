@@ -37,7 +37,6 @@ TEXTS: dict[str, str] = {
     "relay_ack": "Thanks for your message! Someone from {shop} will answer you here shortly.",
     "status_list": "Your orders:\n{lines}",
     "status_none": "We have no orders from this number yet. Send your order reference if you have one.",
-    "cancel_done": "Order {reference} is cancelled, as you asked.",
     "cancel_refused": "Order {reference} is {status}, so it can't be cancelled here. Please write to us and we'll help.",
     "cancel_need_reference": "Which order should we cancel? Send: cancel <reference>, e.g. cancel {example}",
     "opted_out": "You won't get reminders from {shop} any more. Send START to turn them back on.",
@@ -121,7 +120,6 @@ ADMIN_TEXTS: dict[str, str] = {
     "stock_changed": "{name} ({barcode}): {before} → {stock}.",
     "replied": "📨 Sent to {phone}{order}. The bot stays quiet to them for {quiet}.",
     "paid": "💵 Payment {code}{amount} recorded on {reference} as verified. Next: confirm {reference}",
-    "low_stock_hint": "Low: {items}.",
 }
 
 

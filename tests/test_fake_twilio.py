@@ -21,12 +21,6 @@ PUBLIC_STATUS_URL = "https://shop.example.com/webhooks/twilio/status"
 
 
 @pytest.fixture
-async def twilio():
-    async with FakeTwilio() as fake:
-        yield fake
-
-
-@pytest.fixture
 async def rest(twilio):
     """The real library's async client, pointed at the fake the way the app points it."""
     async with AsyncTwilioHttpClient() as http:
