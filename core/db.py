@@ -1,19 +1,62 @@
-"""Engines for SQLite (WAL, busy timeout, foreign keys, write-locking transactions) and PostgreSQL."""
+"""Engines for SQLite (WAL, busy timeout, foreign keys, write-locking transactions) and PostgreSQL.
+
+SQLite runs inline. Its statements take microseconds, while handing each one to aiosqlite's thread
+and back through the event loop takes far longer and lets other coroutines in while the write lock
+is held (docs/performance.md has the figures). So on SQLite the standard sqlite3 module runs on the
+event loop's own thread, through a dialect that only tells SQLAlchemy's asyncio layer it may, and
+the unit of work queues this process's writers (core/uow.py) so no statement ever waits on
+SQLite's busy handler behind a transaction of the same process.
+"""
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 
-from sqlalchemy import event, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import event, pool, text
+from sqlalchemy.dialects import postgresql, registry, sqlite
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine, AsyncSession
 
 SQLITE_BUSY_TIMEOUT_S = 30
 READONLY = "orderdesk_readonly"
 
 
+class InlineSQLiteDialect(SQLiteDialect_pysqlite):
+    """pysqlite, usable from SQLAlchemy's asyncio API: each statement runs at once on the calling
+    thread (the event loop's), which never waits on another connection of this process because
+    the unit of work runs one writer at a time."""
+
+    driver = "inline"
+    is_async = True
+    supports_statement_cache = True
+
+    @classmethod
+    def get_pool_class(cls, url):
+        return pool.AsyncAdaptedQueuePool if cls._is_url_file_db(url) else pool.StaticPool
+
+
+registry.register("sqlite.inline", __name__, "InlineSQLiteDialect")
+
+
+class _InlineCursor(sqlite3.Cursor):
+    async def _async_soft_close(self) -> None:
+        """What SQLAlchemy's asyncio results call on an async driver's cursor: nothing to await here."""
+
+
+class _InlineConnection(sqlite3.Connection):
+    def cursor(self, factory=_InlineCursor):
+        return super().cursor(factory)
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
 def make_engine(url: str, **kwargs) -> AsyncEngine:
-    if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, **kwargs)
+    if is_sqlite(url):
+        inline = make_url(url).set(drivername="sqlite+inline")
+        engine = create_async_engine(inline, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "factory": _InlineConnection}, **kwargs)
         _tune_sqlite(engine)
         return engine
     return create_async_engine(url, pool_pre_ping=True, **kwargs)

@@ -36,20 +36,31 @@ async def enqueue(uow, *, to: str, kind: str, key: str, variables: dict | None =
                                 created_at=now, updated_at=now)
         .on_conflict_do_nothing(index_elements=["key"])
     )
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    uow.queued += 1  # the commit wakes the sender only when something was queued
+    return True
+
+
+def _due(now: datetime):
+    return or_(
+        and_(OutboundMessage.status == "queued", OutboundMessage.next_attempt_at <= now),
+        and_(OutboundMessage.status == "sending", OutboundMessage.twilio_sid.is_(None),
+             OutboundMessage.claimed_until < now),
+    )
+
+
+async def any_due(uow) -> bool:
+    """A read, so an idle sweep costs no write transaction."""
+    return await uow.session.scalar(select(OutboundMessage.id).where(_due(uow.now())).limit(1)) is not None
 
 
 async def claim_due(uow, *, limit: int, lease: timedelta) -> list[OutboundMessage]:
     """Take up to `limit` due messages for this process; others skip them (SKIP LOCKED on PostgreSQL,
     the write lock on SQLite). A claim whose process died before the send was recorded expires."""
     now = uow.now()
-    due = or_(
-        and_(OutboundMessage.status == "queued", OutboundMessage.next_attempt_at <= now),
-        and_(OutboundMessage.status == "sending", OutboundMessage.twilio_sid.is_(None),
-             OutboundMessage.claimed_until < now),
-    )
     rows = (await uow.session.execute(
-        select(OutboundMessage).where(due).order_by(OutboundMessage.id).limit(limit)
+        select(OutboundMessage).where(_due(now)).order_by(OutboundMessage.id).limit(limit)
         .with_for_update(skip_locked=True)
     )).scalars().all()
     for message in rows:
@@ -60,16 +71,40 @@ async def claim_due(uow, *, limit: int, lease: timedelta) -> list[OutboundMessag
     return list(rows)
 
 
+async def release_claims(uow) -> int:
+    """Put back every claim whose send was never recorded: for a process that knows it is the only
+    sender (SQLite is one process per file), claims left at its start belong to a process that died."""
+    result = await uow.session.execute(
+        update(OutboundMessage).where(OutboundMessage.status == "sending", OutboundMessage.twilio_sid.is_(None))
+        .values(status="queued", claimed_until=None, next_attempt_at=uow.now(), updated_at=uow.now()))
+    return result.rowcount
+
+
 async def record_sent(uow, message_id: int, sid: str, status: str) -> None:
     """Twilio took the message. Callbacks that arrived before this answer was stored apply now."""
-    message = await uow.session.get(OutboundMessage, message_id, with_for_update=True)
-    message.twilio_sid, message.sent_at, message.claimed_until = sid, uow.now(), None
-    await _advance(uow, message, status)
-    early = (await uow.session.execute(
-        select(DeliveryEvent).where(DeliveryEvent.message_sid == sid).order_by(DeliveryEvent.id)
+    await record_sent_many(uow, [(message_id, sid, status)])
+
+
+async def record_sent_many(uow, sent: list[tuple[int, str, str]]) -> None:
+    """Twilio took these messages: (id, MessageSid, status) each, recorded in one transaction."""
+    if not sent:
+        return
+    by_id = {message_id: (sid, status) for message_id, sid, status in sent}
+    messages = (await uow.session.execute(
+        select(OutboundMessage).where(OutboundMessage.id.in_(by_id)).with_for_update()
     )).scalars().all()
-    for event in early:
-        await _advance(uow, message, event.status, event.error_code)
+    early: dict[str, list[DeliveryEvent]] = {}
+    for event in (await uow.session.execute(
+            select(DeliveryEvent).where(DeliveryEvent.message_sid.in_([sid for sid, _ in by_id.values()]))
+            .order_by(DeliveryEvent.id))).scalars():
+        early.setdefault(event.message_sid, []).append(event)
+    now = uow.now()
+    for message in messages:
+        sid, status = by_id[message.id]
+        message.twilio_sid, message.sent_at, message.claimed_until = sid, now, None
+        await _advance(uow, message, status)
+        for event in early.get(sid, ()):
+            await _advance(uow, message, event.status, event.error_code)
 
 
 async def record_retry(uow, message_id: int, at: datetime, error: str) -> None:

@@ -1,6 +1,8 @@
 """The unit of work: one transaction, rolled back unless `commit()` is called."""
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -10,12 +12,52 @@ from core.db import READONLY
 from core.settings import Settings
 
 
+class WriterQueue:
+    """This process's writers, one at a time, first come first served.
+
+    On SQLite a writer holds the database's only write lock from BEGIN IMMEDIATE to COMMIT; the
+    others wait here, in order, instead of polling in SQLite's busy handler (which sleeps up to
+    100 ms between tries, unfairly, and inline would stop the event loop). On PostgreSQL row locks
+    do this job, so `serial` is False and writers run side by side.
+    """
+
+    def __init__(self, serial: bool) -> None:
+        self.serial = serial
+        self._lock = asyncio.Lock()
+        self._holder: asyncio.Task | None = None
+
+    async def acquire(self) -> None:
+        if not self.serial:
+            return
+        task = asyncio.current_task()
+        if self._holder is task:
+            raise RuntimeError("a write unit of work was opened inside another one of the same task")
+        await self._lock.acquire()
+        self._holder = task
+
+    def release(self) -> None:
+        if self.serial:
+            self._holder = None
+            self._lock.release()
+
+
+_QUEUES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def writers_for(engine) -> WriterQueue:
+    """The one queue of writers of `engine`, however many units of work are wired to it."""
+    if engine not in _QUEUES:
+        _QUEUES[engine] = WriterQueue(serial=engine.dialect.name == "sqlite")
+    return _QUEUES[engine]
+
+
 class UnitOfWork:
     """`async with uow:` opens a session; leaving without `commit()` rolls everything back.
 
     It also carries what the operations need besides the database: settings, the clock, the
     texts that word queued messages (bot.replies, given by the composition root, since core
-    must not import bot), and the hook to call after a commit (waking the outbox sender).
+    must not import bot), and the hook to call after a commit that queued messages (waking the
+    outbox sender).
     """
 
     def __init__(
@@ -25,39 +67,57 @@ class UnitOfWork:
         clock=None,
         after_commit: Callable[[], None] | None = None,
         render: Callable[[str, dict], str] | None = None,
+        writers: WriterQueue | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self.render = render or _plain
         self.settings = settings
         self.clock = clock or SystemClock()
         self._after_commit = after_commit
+        self._writers = writers or writers_for(sessionmaker.kw["bind"])
         self.session: AsyncSession | None = None
+        self.readonly = False
+        self.queued = 0  # outbox rows this transaction added (core/outbox.py counts them)
 
     def __call__(self, *, readonly: bool = False) -> UnitOfWork:
         """A fresh unit of work with the same wiring: `async with uow() as tx:`. A `readonly` one
         only reads, so on SQLite it does not queue for the write lock."""
-        fresh = UnitOfWork(self._sessionmaker, self.settings, self.clock, self._after_commit, self.render)
+        fresh = UnitOfWork(self._sessionmaker, self.settings, self.clock, self._after_commit, self.render,
+                           self._writers)
         fresh.readonly = readonly
         return fresh
 
-    readonly = False
-
     async def __aenter__(self) -> UnitOfWork:
-        self.session = self._sessionmaker()
-        await self.session.begin()
-        if self.readonly:
-            await self.session.connection(execution_options={READONLY: True})
+        if not self.readonly:
+            await self._writers.acquire()
+        try:
+            self.session = self._sessionmaker()
+            await self.session.begin()
+            if self.readonly:
+                await self.session.connection(execution_options={READONLY: True})
+        except BaseException:
+            await self._close()
+            raise
         return self
 
     async def __aexit__(self, *exc) -> None:
         # close() rolls back whatever was not committed and detaches the loaded objects
         # unexpired, so a handler can still read them to build its answer.
-        await self.session.close()
-        self.session = None
+        await self._close()
+
+    async def _close(self) -> None:
+        try:
+            if self.session is not None:
+                await self.session.close()
+        finally:
+            self.session = None
+            if not self.readonly:
+                self._writers.release()
 
     async def commit(self) -> None:
         await self.session.commit()
-        if self._after_commit:
+        queued, self.queued = self.queued, 0
+        if queued and self._after_commit:
             self._after_commit()
 
     def now(self):

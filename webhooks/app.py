@@ -8,7 +8,7 @@ from aiohttp import web
 
 from bot import replies
 from core.clock import SystemClock
-from core.db import make_engine, make_sessionmaker
+from core.db import is_sqlite, make_engine, make_sessionmaker
 from core.settings import Settings
 from core.uow import UnitOfWork
 from webhooks import api, cors, delivery, keys, media, metrics, openapi, ratelimit, scheduler, twilio
@@ -66,8 +66,10 @@ async def _sender(app: web.Application, policy: delivery.Policy, sweep_seconds: 
         log.warning("TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN are not set: messages are logged, not sent, "
                     "and webhook signatures are NOT checked. Set both before going live.")
         transport = ConsoleTransport()
+    # SQLite is one process per file: what is claimed at start belongs to a process that stopped.
     sender = Sender(app[keys.UOW], transport, policy=policy, sweep_seconds=sweep_seconds,
-                    status_callback=settings.public_base_url.rstrip("/") + "/webhooks/twilio/status")
+                    status_callback=settings.public_base_url.rstrip("/") + "/webhooks/twilio/status",
+                    sole_sender=is_sqlite(settings.database_url))
     app[keys.SENDER] = sender
     task = asyncio.create_task(sender.run(), name="outbox-sender")
     leftovers = asyncio.create_task(twilio.process_leftovers(app[keys.UOW]), name="inbound-leftovers")

@@ -71,12 +71,21 @@ class TwilioTransport:
 
 
 class Sender:
-    def __init__(self, uow, transport, *, status_callback: str, batch: int = 20,
+    """The outbox's one worker in this process.
+
+    Woken by a commit that queued messages, and every `sweep_seconds` (retries that came due,
+    messages queued by another process). An idle sweep is one read. A pass claims up to `batch`
+    messages in one transaction, sends them with no transaction open (one recipient's in queue
+    order, different recipients side by side), and records every answer in one more transaction.
+    """
+
+    def __init__(self, uow, transport, *, status_callback: str, batch: int = 100,
                  lease: timedelta = timedelta(seconds=60), sweep_seconds: float = 1.0,
-                 policy: delivery.Policy = delivery.Policy()) -> None:
+                 policy: delivery.Policy = delivery.Policy(), sole_sender: bool = False) -> None:
         self.uow, self.transport, self.policy = uow, transport, policy
         self.status_callback = status_callback
         self.batch, self.lease, self.sweep_seconds = batch, lease, sweep_seconds
+        self.sole_sender = sole_sender
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -89,7 +98,10 @@ class Sender:
         self._wake.set()
 
     async def run(self) -> None:
+        if self.sole_sender:
+            await self._release_leftover_claims()
         while not self._stopping:
+            self._wake.clear()
             try:
                 while not self._stopping and await self.send_due():
                     pass
@@ -101,36 +113,53 @@ class Sender:
                 await asyncio.wait_for(self._wake.wait(), self.sweep_seconds)
             except asyncio.TimeoutError:
                 pass
-            self._wake.clear()
+
+    async def _release_leftover_claims(self) -> None:
+        try:
+            async with self.uow() as tx:
+                released = await outbox.release_claims(tx)
+                await tx.session.commit()
+        except Exception:  # the database may not answer yet; the lease frees them later anyway
+            log.exception("could not release the claims of an earlier process")
+            return
+        if released:
+            log.info("%d message(s) claimed by a process that stopped are queued again", released)
 
     async def send_due(self) -> int:
         """One pass: claim, send (no transaction open), record. Returns how many were claimed."""
+        async with self.uow(readonly=True) as tx:
+            if not await outbox.any_due(tx):
+                return 0
         async with self.uow() as tx:
             claimed = await outbox.claim_due(tx, limit=self.batch, lease=self.lease)
             sendable = await window.fit_to_window(tx, claimed)
-            await tx.session.commit()  # not tx.commit(): that would wake us again
+            await tx.commit()  # wakes us again only if alerts about refused messages were queued
         # One recipient's messages go one after another, in the order they were queued (WhatsApp shows
         # them as they arrive); different recipients go side by side.
         by_recipient: dict[str, list[OutboundMessage]] = {}
         for message in sendable:
             by_recipient.setdefault(message.to_phone, []).append(message)
-        await asyncio.gather(*(self._deliver_in_order(messages) for messages in by_recipient.values()))
-        if len(sendable) < len(claimed):
-            self.wake()  # alerts about messages that could not go were queued just now
+        outcomes = await asyncio.gather(*(self._send_in_order(messages) for messages in by_recipient.values()))
+        sent = [(message.id, answer.sid, answer.status)
+                for pairs in outcomes for message, answer in pairs if isinstance(answer, Sent)]
+        failed = [(message, answer) for pairs in outcomes for message, answer in pairs
+                  if isinstance(answer, delivery.SendFailure)]
+        if sent:
+            async with self.uow() as tx:
+                await outbox.record_sent_many(tx, sent)
+                await tx.commit()
+        for message, failure in failed:
+            await self._failed(message, failure)
         return len(claimed)
 
-    async def _deliver_in_order(self, messages: list[OutboundMessage]) -> None:
+    async def _send_in_order(self, messages: list[OutboundMessage]) -> list[tuple[OutboundMessage, object]]:
+        answers = []
         for message in messages:
-            await self._deliver(message)
-
-    async def _deliver(self, message: OutboundMessage) -> None:
-        try:
-            sent = await self.transport.send(message, self.status_callback)
-        except delivery.SendFailure as failure:
-            return await self._failed(message, failure)
-        async with self.uow() as tx:
-            await outbox.record_sent(tx, message.id, sent.sid, sent.status)
-            await tx.session.commit()
+            try:
+                answers.append((message, await self.transport.send(message, self.status_callback)))
+            except delivery.SendFailure as failure:
+                answers.append((message, failure))
+        return answers
 
     async def _failed(self, message: OutboundMessage, failure: delivery.SendFailure) -> None:
         async with self.uow() as tx:
