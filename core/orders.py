@@ -6,18 +6,18 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import selectinload
 
-from core import alerts, outbox, stock
-from core.db import lock_name
+from core import alerts, outbox, stock, views
+from core.db import insert_ignoring_duplicates, lock_name
 from core.errors import (InvalidField, InvalidTransition, NotFound, PriceMismatch, ReferenceConflict,
                          TooManyPendingOrders)
-from core.models import Order, OrderEvent, OrderItem, Product
+from core.models import Order, OrderEvent, OrderItem, Product, new_id
 from core.phones import to_e164
 from core.references import canonical, new_reference
 from core.status import ALLOWED, PaymentStatus, Status
+from core.views import EventView, ItemView, OrderView
 
 
 @dataclass
@@ -44,47 +44,44 @@ class NewOrder:
 
 @dataclass
 class Outcome:
-    """What an operation did: the order, and whether anything changed (False for a no-op)."""
+    """What an operation did: the order as the answer shows it, and whether anything changed."""
 
-    order: Order
+    order: OrderView
     changed: bool = True
-    touched_products: list[Product] = field(default_factory=list)
+    touched_products: list[stock.Level] = field(default_factory=list)
 
 
 def load_options():
-    """What an order is read with: lines, history and proofs, loaded up front (no lazy I/O in async)."""
+    """What an ORM order is read with: lines, history and proofs, loaded up front (no lazy I/O in async)."""
     return (selectinload(Order.items), selectinload(Order.history), selectinload(Order.payment_proofs))
 
 
 async def get_order(uow, key: str, *, for_update: bool = False) -> Order:
-    """By UUID or by reference in any of its written forms."""
+    """The ORM order, by UUID or by reference in any of its written forms, always as stored now (the
+    operations below change rows with SQL, which an object loaded earlier would not show)."""
     reference = canonical(key) or key
-    query = select(Order).where(or_(Order.id == key, Order.reference == reference)).options(*load_options())
+    query = (select(Order).where(or_(Order.id == key, Order.reference == reference)).options(*load_options())
+             .execution_options(populate_existing=True))
     if for_update:
-        query = query.with_for_update(of=Order).execution_options(populate_existing=True)
+        query = query.with_for_update(of=Order)
     order = (await uow.session.execute(query)).scalar_one_or_none()
     if order is None:
         raise NotFound("order", key)
     return order
 
 
+async def find_order(uow, key: str) -> OrderView:
+    """The order as the API shows it, by UUID or reference; NotFound otherwise."""
+    order = await views.find(uow, key)
+    if order is None:
+        raise NotFound("order", key)
+    return order
+
+
 async def list_orders(uow, *, status: Status | None = None, search: str | None = None,
-                      phone: str | None = None, limit: int = 20, offset: int = 0) -> tuple[int, list[Order]]:
-    where = []
-    if status:
-        where.append(Order.status == status.value)
-    if phone:
-        where.append(Order.customer_phone == phone)
-    if search:
-        term = search.strip().lower()
-        where.append(or_(*(func.lower(column).contains(term, autoescape=True)
-                           for column in (Order.reference, Order.customer_name, Order.customer_phone))))
-    count = await uow.session.scalar(select(func.count()).select_from(Order).where(*where))
-    rows = await uow.session.execute(
-        select(Order).where(*where).options(*load_options())
-        .order_by(Order.created_at.desc(), Order.id.desc()).limit(limit).offset(offset)
-    )
-    return count, list(rows.scalars())
+                      phone: str | None = None, limit: int = 20, offset: int = 0) -> tuple[int, list[OrderView]]:
+    return await views.order_page(uow, status=status.value if status else None, search=search, phone=phone,
+                                  limit=limit, offset=offset)
 
 
 async def create_order(uow, new: NewOrder, actor: str = "storefront") -> Outcome:
@@ -105,32 +102,32 @@ async def create_order(uow, new: NewOrder, actor: str = "storefront") -> Outcome
         await lock_name(session, f"pending-orders:{phone}")  # checkouts of one number count in turn
     if reference is None:
         reference = await _unused_reference(session, settings.order_reference_prefix, now)
-    else:
+    elif (existing := await _existing(session, reference)) is not None:
         # A retried checkout gets its order back even if prices changed since: it was placed already.
-        existing = await _by_reference(session, reference)
-        if existing is not None:
-            return _same_or_conflict(existing, content_hash)
+        return await _same_or_conflict(uow, existing, content_hash)
     if limit:
         await _check_pending_limit(session, phone, limit)
-    total = sum((line.unit_price * line.quantity for line in lines), Decimal("0.00"))
+    total = sum((line.subtotal for line in lines), Decimal("0.00"))
     item_count = sum(line.quantity for line in lines)
     _check_client_figures(new, lines, total, item_count)
 
-    order = Order(reference=reference, customer_name=new.customer_name.strip(), customer_phone=phone,
-                  customer_address=new.customer_address or "", notes=new.notes or "",
-                  status=Status.PENDING.value, payment_status=PaymentStatus.UNPAID.value, total=total,
-                  item_count=item_count, content_hash=content_hash, created_at=now, updated_at=now,
-                  items=lines, payment_proofs=[])
-    order.history.append(OrderEvent(kind="order_created", to_status=Status.PENDING.value, actor=actor, at=now))
-    try:
-        async with session.begin_nested():
-            session.add(order)
-    except IntegrityError:
+    order = OrderView(id=new_id(), reference=reference, customer_name=new.customer_name.strip(),
+                      customer_phone=phone, customer_address=new.customer_address or "", notes=new.notes or "",
+                      status=Status.PENDING.value, payment_status=PaymentStatus.UNPAID.value, total=total,
+                      item_count=item_count, content_hash=content_hash, stock_taken=False, created_at=now,
+                      updated_at=now, items=lines)
+    values = {column.name: getattr(order, column.name) for column in views.ORDER_COLUMNS}
+    inserted = await session.execute(insert_ignoring_duplicates(session, Order.__table__).values(values)
+                                     .on_conflict_do_nothing(index_elements=["reference"]))
+    if inserted.rowcount != 1:
         # Another request created the same reference a moment ago: answer as if we had seen it.
-        existing = await _by_reference(session, reference)
-        if existing is None:
-            raise
-        return _same_or_conflict(existing, content_hash)
+        return await _same_or_conflict(uow, await _existing(session, reference), content_hash)
+    ids = await session.execute(
+        insert(OrderItem.__table__).returning(OrderItem.__table__.c.id, sort_by_parameter_order=True),
+        [{"order_id": order.id, "position": position, **_line_values(line)} for position, line in enumerate(lines)])
+    for line, item_id in zip(lines, ids.scalars()):
+        line.id = item_id
+    order.history.append(await _record(uow, order, "order_created", actor, to_status=Status.PENDING.value))
     if settings.admin_alert_new_orders:
         await alerts.tell_admins(uow, "admin_new_order", key=f"order:{order.id}:created",
                                  variables=alerts.order_facts(uow, order))
@@ -139,30 +136,29 @@ async def create_order(uow, new: NewOrder, actor: str = "storefront") -> Outcome
 
 async def confirm_order(uow, key: str, actor: str) -> Outcome:
     """Check and reduce stock for every item, all or none; status confirmed, payment verified."""
-    order = await get_order(uow, key, for_update=True)
+    order = await _locked(uow, key)
     if order.status == Status.CONFIRMED:
-        return Outcome(order, changed=False)
+        return Outcome(await _whole(uow, order), changed=False)
     _check_allowed(order, Status.CONFIRMED)
-    now = uow.now()
-    touched = await stock.take_for_order(uow.session, order, actor, now)
+    touched = await stock.take_for_order(uow.session, order, actor, uow.now())
     await stock.warn_low(uow, touched, _quantities(order), cause=f"confirm:{order.id}")
-    order.stock_taken = True
-    order.payment_status = PaymentStatus.VERIFIED.value
-    await _move(uow, order, Status.CONFIRMED, actor, kind="order_confirmed")
-    return Outcome(order, touched_products=touched)
+    await _move(uow, order, Status.CONFIRMED, actor, kind="order_confirmed",
+                stock_taken=True, payment_status=PaymentStatus.VERIFIED.value)
+    return Outcome(await _whole(uow, order), touched_products=touched)
 
 
 async def cancel_order(uow, key: str, actor: str, reason: str = "") -> Outcome:
     """Cancel; what a confirm took goes back to stock, once."""
-    order = await get_order(uow, key, for_update=True)
+    order = await _locked(uow, key)
     if order.status == Status.CANCELLED:
-        return Outcome(order, changed=False)
+        return Outcome(await _whole(uow, order), changed=False)
     _check_allowed(order, Status.CANCELLED)
+    changes = {}
     if order.stock_taken:
         await stock.return_for_order(uow.session, order, actor, uow.now(), reason=f"cancelled {order.reference}")
-        order.stock_taken = False
-    await _move(uow, order, Status.CANCELLED, actor, note=reason, kind="order_cancelled")
-    return Outcome(order)
+        changes["stock_taken"] = False
+    await _move(uow, order, Status.CANCELLED, actor, note=reason, kind="order_cancelled", **changes)
+    return Outcome(await _whole(uow, order))
 
 
 async def change_status(uow, key: str, wanted: Status, actor: str, note: str = "") -> Outcome:
@@ -171,54 +167,82 @@ async def change_status(uow, key: str, wanted: Status, actor: str, note: str = "
         return await confirm_order(uow, key, actor)
     if wanted == Status.CANCELLED:
         return await cancel_order(uow, key, actor, note)
-    order = await get_order(uow, key, for_update=True)
+    order = await _locked(uow, key)
     if order.status == wanted:
-        return Outcome(order, changed=False)
+        return Outcome(await _whole(uow, order), changed=False)
     _check_allowed(order, wanted)
     await _move(uow, order, wanted, actor, note=note, kind=f"order_{wanted.value}")
-    return Outcome(order)
+    return Outcome(await _whole(uow, order))
 
 
 async def add_note(uow, key: str, note: str, actor: str) -> Outcome:
-    order = await get_order(uow, key, for_update=True)
-    order.history.append(OrderEvent(kind="note_added", actor=actor, note=note, at=uow.now()))
-    order.updated_at = uow.now()
+    order = await _locked(uow, key)
+    now = uow.now()
+    await uow.session.execute(update(Order.__table__).where(Order.__table__.c.id == order.id).values(updated_at=now))
+    order.updated_at = now
+    await _record(uow, order, "note_added", actor, note=note)
+    return Outcome(await _whole(uow, order))
+
+
+async def _locked(uow, key: str) -> OrderView:
+    """The order and its lines, its row locked until the transaction ends. ORM changes still
+    pending in the session are written first, so the SQL below never overtakes them."""
     await uow.session.flush()
-    return Outcome(order)
+    order = await views.find(uow, key, for_update=True, whole=False)
+    if order is None:
+        raise NotFound("order", key)
+    return order
 
 
-def _quantities(order: Order) -> dict[str, int]:
+async def _whole(uow, order: OrderView) -> OrderView:
+    """The order with its history and proofs as they stand now, for the answer."""
+    await views.attach(uow, [order], items=False)
+    return order
+
+
+def _quantities(order) -> dict[str, int]:
     taken: dict[str, int] = {}
     for item in order.items:
         taken[item.product_id] = taken.get(item.product_id, 0) + item.quantity
     return taken
 
 
-def _check_allowed(order: Order, wanted: Status) -> None:
+def _check_allowed(order, wanted: Status) -> None:
     allowed = ALLOWED[Status(order.status)]
     if wanted not in allowed:
         raise InvalidTransition(order.reference, order.status, wanted.value, [s.value for s in allowed])
 
 
-async def _move(uow, order: Order, to: Status, actor: str, *, kind: str, note: str = "") -> None:
-    """The status write itself, guarded by the status we read, plus its history row."""
+async def _move(uow, order: OrderView, to: Status, actor: str, *, kind: str, note: str = "", **changes) -> None:
+    """The status write itself (with any other `changes` of the row), guarded by the status we read,
+    plus its history row and the customer's message."""
     now, before = uow.now(), order.status
+    orders_t = Order.__table__
     result = await uow.session.execute(
-        update(Order).where(Order.id == order.id, Order.status == before)
-        .values(status=to.value, updated_at=now).execution_options(synchronize_session=False)
-    )
+        update(orders_t).where(orders_t.c.id == order.id, orders_t.c.status == before)
+        .values(status=to.value, updated_at=now, **changes))
     if result.rowcount != 1:  # pragma: no cover - the row lock makes this unreachable; kept as a guard
         raise InvalidTransition(order.reference, "changed meanwhile", to.value, [])
     order.status, order.updated_at = to.value, now
-    order.history.append(OrderEvent(kind=kind, from_status=before, to_status=to.value, actor=actor,
-                                    note=note or "", at=now))
+    for name, value in changes.items():
+        setattr(order, name, value)
+    await _record(uow, order, kind, actor, from_status=before, to_status=to.value, note=note)
     # Statuses only move forward, so (order, status) names the event: one message per transition.
     await outbox.enqueue(uow, to=order.customer_phone, kind="order_status", order_id=order.id,
                          key=f"order:{order.id}:status:{to.value}",
                          variables={"name": order.customer_name, "reference": order.reference,
                                     "status": to.value, "note": note or "",
                                     "total": alerts.money(uow.settings, order.total)})
-    await uow.session.flush()
+
+
+async def _record(uow, order: OrderView, kind: str, actor: str, *, from_status: str | None = None,
+                  to_status: str | None = None, note: str = "") -> EventView:
+    """One history row: who did what to the order, when."""
+    event = EventView(kind, from_status, to_status, actor, note or "", uow.now())
+    await uow.session.execute(insert(OrderEvent.__table__).values(
+        order_id=order.id, kind=kind, from_status=from_status, to_status=to_status, actor=actor, note=event.note,
+        at=event.at))
+    return event
 
 
 async def _check_pending_limit(session, phone: str, limit: int) -> None:
@@ -233,27 +257,33 @@ async def _unused_reference(session, prefix: str, now) -> str:
     """A generated reference nobody holds yet (the 4-character tail can repeat within one second)."""
     for _ in range(20):
         reference = new_reference(prefix, now)
-        if await session.scalar(select(Order.id).where(Order.reference == reference)) is None:
+        if await _existing(session, reference) is None:
             return reference
     raise RuntimeError("could not find a free order reference")  # 20 clashes in a row: 1.68M tails
 
 
-async def _by_reference(session, reference: str) -> Order | None:
-    rows = await session.execute(select(Order).where(Order.reference == reference).options(*load_options()))
-    return rows.scalar_one_or_none()
+async def _existing(session, reference: str):
+    """(id, content_hash) of the order holding `reference`, or None."""
+    orders_t = Order.__table__
+    return (await session.execute(select(orders_t.c.id, orders_t.c.content_hash)
+                                  .where(orders_t.c.reference == reference))).first()
 
 
-def _same_or_conflict(existing: Order, content_hash: str) -> Outcome:
+async def _same_or_conflict(uow, existing, content_hash: str) -> Outcome:
+    order = await views.find(uow, existing.id)
     if existing.content_hash != content_hash:
-        raise ReferenceConflict(existing.reference)
-    return Outcome(existing, changed=False)
+        raise ReferenceConflict(order.reference)
+    return Outcome(order, changed=False)
 
 
-async def _price_lines(session, items: list[NewItem]) -> list[OrderItem]:
+async def _price_lines(session, items: list[NewItem]) -> list[ItemView]:
     ids = {i.product_id for i in items if i.product_id}
     barcodes = {i.barcode for i in items if i.barcode and not i.product_id}
-    rows = await session.execute(select(Product).where(or_(Product.id.in_(ids), Product.barcode.in_(barcodes))))
-    products = list(rows.scalars())
+    products_t = Product.__table__
+    products = (await session.execute(
+        select(products_t.c.id, products_t.c.name, products_t.c.barcode, products_t.c.price,
+               products_t.c.discounted_price, products_t.c.image_urls)
+        .where(or_(products_t.c.id.in_(ids), products_t.c.barcode.in_(barcodes))))).all()
     by_id = {p.id: p for p in products}
     by_barcode = {p.barcode: p for p in products}
     lines = []
@@ -263,18 +293,25 @@ async def _price_lines(session, items: list[NewItem]) -> list[OrderItem]:
             field_name = "productId" if item.product_id else "barcode"
             key = item.product_id or item.barcode
             raise InvalidField(f"items[{position}].{field_name}", str(key), f"no product {key!r} in the catalog")
-        lines.append(OrderItem(position=position, product_id=product.id, product_name=product.name,
-                               product_barcode=product.barcode, product_image=product.image_url,
-                               quantity=item.quantity, unit_price=_selling_price(product),
-                               selected_size=item.selected_size, selected_color=item.selected_color))
+        lines.append(ItemView(id=None, product_id=product.id, product_name=product.name,
+                              product_barcode=product.barcode,
+                              product_image=product.image_urls[0] if product.image_urls else None,
+                              quantity=item.quantity, unit_price=_selling_price(product),
+                              selected_size=item.selected_size, selected_color=item.selected_color))
     return lines
 
 
-def _selling_price(product: Product) -> Decimal:
+def _line_values(line: ItemView) -> dict:
+    return {"product_id": line.product_id, "product_name": line.product_name, "product_barcode": line.product_barcode,
+            "product_image": line.product_image, "quantity": line.quantity, "unit_price": line.unit_price,
+            "selected_size": line.selected_size, "selected_color": line.selected_color}
+
+
+def _selling_price(product) -> Decimal:
     return product.discounted_price if product.discounted_price is not None else product.price
 
 
-def _check_client_figures(new: NewOrder, lines: list[OrderItem], total: Decimal, item_count: int) -> None:
+def _check_client_figures(new: NewOrder, lines: list[ItemView], total: Decimal, item_count: int) -> None:
     reasons = []
     for position, (item, line) in enumerate(zip(new.items, lines)):
         if item.unit_price is not None and Decimal(item.unit_price) != line.unit_price:
@@ -288,7 +325,7 @@ def _check_client_figures(new: NewOrder, lines: list[OrderItem], total: Decimal,
         raise PriceMismatch(reasons, prices, total, item_count)
 
 
-def _content_hash(new: NewOrder, phone: str, lines: list[OrderItem]) -> str:
+def _content_hash(new: NewOrder, phone: str, lines: list[ItemView]) -> str:
     content = {
         "name": new.customer_name.strip(), "phone": phone, "address": new.customer_address or "",
         "notes": new.notes or "",

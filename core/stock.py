@@ -8,57 +8,79 @@ transaction rolls back so no stock changes at all.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from core import alerts
 from core.errors import InsufficientStock, NotFound, Shortage, StockBelowZero
-from core.models import Order, Product, StockMovement
+from core.models import Product, StockMovement
+
+products, movements = Product.__table__, StockMovement.__table__
 
 
-async def take_for_order(session, order: Order, actor: str, now: datetime) -> list[Product]:
-    """Reduce stock for every line of `order`, all or none. Returns the products touched."""
-    wanted = Counter()
-    for item in order.items:
-        wanted[item.product_id] += item.quantity
+@dataclass(slots=True)
+class Level:
+    """A product's stock as a change left it."""
+
+    id: str
+    name: str
+    barcode: str
+    stock_quantity: int
+
+
+async def take_for_order(session, order, actor: str, now: datetime) -> list[Level]:
+    """Reduce stock for every line of `order`, all or none. Returns the products touched, as they are now."""
+    wanted = _per_product(order)
     shortages: list[Shortage] = []
+    touched: list[Level] = []
     for product_id in sorted(wanted):
         quantity = wanted[product_id]
-        result = await session.execute(
-            update(Product)
-            .where(Product.id == product_id, Product.stock_quantity >= quantity)
-            .values(stock_quantity=Product.stock_quantity - quantity, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:
-            product = await session.get(Product, product_id, populate_existing=True)
-            shortages.append(
-                Shortage(product_id, product.name, product.barcode, quantity, product.stock_quantity)
-            )
+        row = (await session.execute(
+            update(products).where(products.c.id == product_id, products.c.stock_quantity >= quantity)
+            .values(stock_quantity=products.c.stock_quantity - quantity, updated_at=now)
+            .returning(products.c.id, products.c.name, products.c.barcode, products.c.stock_quantity)
+        )).first()
+        if row is None:
+            product = (await session.execute(select(products.c.name, products.c.barcode, products.c.stock_quantity)
+                                             .where(products.c.id == product_id))).first()
+            shortages.append(Shortage(product_id, product.name, product.barcode, quantity, product.stock_quantity))
             continue
-        session.add(StockMovement(product_id=product_id, order_id=order.id, delta=-quantity,
-                                  reason=f"confirmed {order.reference}", actor=actor, at=now))
+        touched.append(Level(*row))
     if shortages:
         raise InsufficientStock(order.reference, shortages)
-    return await _reload(session, sorted(wanted))
+    await _moved(session, order, {p: -q for p, q in wanted.items()}, f"confirmed {order.reference}", actor, now)
+    return touched
 
 
-async def return_for_order(session, order: Order, actor: str, now: datetime, reason: str) -> None:
+async def return_for_order(session, order, actor: str, now: datetime, reason: str) -> list[Level]:
     """Put back what a confirm took. The caller guards that this happens once per order."""
-    given = Counter()
-    for item in order.items:
-        given[item.product_id] += item.quantity
+    given = _per_product(order)
+    touched = []
     for product_id in sorted(given):
-        await session.execute(
-            update(Product)
-            .where(Product.id == product_id)
-            .values(stock_quantity=Product.stock_quantity + given[product_id], updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        session.add(StockMovement(product_id=product_id, order_id=order.id, delta=given[product_id],
-                                  reason=reason, actor=actor, at=now))
-    await _reload(session, sorted(given))
+        row = (await session.execute(
+            update(products).where(products.c.id == product_id)
+            .values(stock_quantity=products.c.stock_quantity + given[product_id], updated_at=now)
+            .returning(products.c.id, products.c.name, products.c.barcode, products.c.stock_quantity)
+        )).first()
+        touched.append(Level(*row))
+    await _moved(session, order, given, reason, actor, now)
+    return touched
+
+
+def _per_product(order) -> Counter:
+    quantities = Counter()
+    for item in order.items:
+        quantities[item.product_id] += item.quantity
+    return quantities
+
+
+async def _moved(session, order, deltas: dict[str, int], reason: str, actor: str, now: datetime) -> None:
+    """The stock movements of one order's change, in one statement."""
+    await session.execute(insert(movements), [
+        {"product_id": product_id, "order_id": order.id, "delta": delta, "reason": reason, "actor": actor, "at": now}
+        for product_id, delta in sorted(deltas.items())])
 
 
 async def adjust(session, product_id: str, *, delta: int | None = None, set_to: int | None = None,
@@ -93,10 +115,10 @@ async def _reload(session, product_ids: list[str]) -> list[Product]:
     return list(rows.scalars())
 
 
-async def warn_low(uow, products: list[Product], taken: dict[str, int], cause: str) -> None:
+async def warn_low(uow, levels: list[Level], taken: dict[str, int], cause: str) -> None:
     """After a confirm: a product that went from above the threshold to at or below it, once per crossing."""
     threshold = uow.settings.low_stock_threshold
-    for product in products:
+    for product in levels:
         before = product.stock_quantity + taken.get(product.id, 0)
         if before > threshold >= product.stock_quantity:
             await alerts.tell_admins(uow, "admin_low_stock", key=f"low-stock:{product.id}:{cause}", variables={

@@ -43,7 +43,11 @@ async def revoke_token(uow, name: str) -> None:
     row.revoked_at = uow.now()
 
 
-async def authenticate(uow, token: str) -> ApiToken | None:
-    return await uow.session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == _hash(token), ApiToken.revoked_at.is_(None))
-    )
+async def authenticate(uow, token: str):
+    """The live token's (name, role, phone), or None. Read on every request, never cached: a token
+    revoked from the CLI or by another process stops working at once."""
+    tokens = ApiToken.__table__
+    return (await uow.session.execute(
+        select(tokens.c.name, tokens.c.role, tokens.c.phone)
+        .where(tokens.c.token_hash == _hash(token), tokens.c.revoked_at.is_(None))
+    )).first()

@@ -1,6 +1,7 @@
 """REST routes for the storefront and the admins. Each handler: validate, one operation, one commit, answer."""
 from __future__ import annotations
 
+from functools import partial
 from urllib.parse import quote
 
 from aiohttp import web
@@ -9,9 +10,9 @@ from sqlalchemy import text
 from bot import replies
 from core import catalog, inbox, orders
 from core.errors import NotFound
-from core.models import Order, Product
+from core.models import Product
 from core.tokens import STAFF_ROLES, Role
-from webhooks import compat, keys, ratelimit, schemas as s
+from webhooks import compat, keys, ratelimit, schemas as s, shapes
 from webhooks.compat import respond
 from webhooks.routing import Call, Route
 
@@ -28,23 +29,6 @@ def product_out(p: Product) -> s.ProductOut:
                         stock_quantity=p.stock_quantity, in_stock=p.in_stock, sizes=p.sizes, colors=p.colors,
                         image_url=p.image_url, image_urls=p.image_urls, description=p.description,
                         category=p.category, created_at=p.created_at, updated_at=p.updated_at)
-
-
-def order_out(o: Order, model=s.OrderOut, **extra) -> s.OrderOut:
-    return model(
-        id=o.id, order_reference=o.reference, customer_name=o.customer_name, customer_phone=o.customer_phone,
-        customer_address=o.customer_address, notes=o.notes, status=o.status, payment_status=o.payment_status,
-        total=o.total, item_count=o.item_count,
-        items=[s.OrderItemOut(product_id=i.product_id, product_name=i.product_name, product_barcode=i.product_barcode,
-                              product_image=i.product_image, quantity=i.quantity, unit_price=i.unit_price,
-                              selected_size=i.selected_size, selected_color=i.selected_color, subtotal=i.subtotal)
-               for i in o.items],
-        history=[s.HistoryOut(from_=h.from_status, to=h.to_status, at=h.at, by=h.actor, note=h.note)
-                 for h in o.history],
-        payment_proofs=[s.PaymentProofOut(kind=p.kind, provider=p.provider, transaction_code=p.transaction_code,
-                                          amount=p.amount, currency=p.currency, received_at=p.received_at,
-                                          media_url=p.media_url, flags=p.flags) for p in o.payment_proofs],
-        created_at=o.created_at, updated_at=o.updated_at, **extra)
 
 
 # --- system -----------------------------------------------------------------------------------
@@ -64,7 +48,7 @@ async def list_products(call: Call) -> web.Response:
     q = call.query
     async with call.uow(readonly=True) as tx:
         rows = await catalog.list_products(tx, catalog.ProductFilter(q.search, q.category, q.in_stock, q.ordering))
-    return respond(call, [product_out(p) for p in rows], compat.products(rows))
+    return respond(call, lambda: [product_out(p) for p in rows], partial(compat.products, rows))
 
 
 def _product_fields(body: s.ProductCreate | s.ProductUpdate) -> dict:
@@ -78,13 +62,13 @@ async def create_product(call: Call) -> web.Response:
     async with call.uow() as tx:
         product = await catalog.create_product(tx, actor=call.actor, **_product_fields(call.body))
         await tx.commit()
-    return respond(call, product_out(product), compat.product(product), 201)
+    return respond(call, partial(product_out, product), partial(compat.product, product), 201)
 
 
 async def get_product(call: Call) -> web.Response:
     async with call.uow(readonly=True) as tx:
         product = await catalog.get_product(tx, call.request.match_info["id"])
-    return respond(call, product_out(product), compat.product(product))
+    return respond(call, partial(product_out, product), partial(compat.product, product))
 
 
 async def update_product(call: Call) -> web.Response:
@@ -92,7 +76,7 @@ async def update_product(call: Call) -> web.Response:
         product = await catalog.update_product(tx, call.request.match_info["id"], actor=call.actor,
                                                **_product_fields(call.body))
         await tx.commit()
-    return respond(call, product_out(product), compat.product(product))
+    return respond(call, partial(product_out, product), partial(compat.product, product))
 
 
 async def adjust_stock(call: Call) -> web.Response:
@@ -100,7 +84,7 @@ async def adjust_stock(call: Call) -> web.Response:
         product = await catalog.adjust_stock(tx, call.request.match_info["id"], call.body.delta,
                                              call.body.reason, call.actor)
         await tx.commit()
-    return respond(call, product_out(product), compat.product(product))
+    return respond(call, partial(product_out, product), partial(compat.product, product))
 
 
 # --- orders -----------------------------------------------------------------------------------
@@ -123,16 +107,15 @@ async def create_order(call: Call) -> web.Response:
         await tx.commit()
     order = outcome.order
     link = whatsapp_url(call.settings, order.reference)
-    return respond(call, order_out(order, s.OrderCreated, whatsapp_url=link), compat.order(order, whatsapp_url=link),
-                   201 if outcome.changed else 200)
+    return respond(call, partial(shapes.order, order, whatsapp_url=link),
+                   partial(compat.order, order, whatsapp_url=link), 201 if outcome.changed else 200)
 
 
 async def list_orders(call: Call) -> web.Response:
     q = call.query
     async with call.uow(readonly=True) as tx:
         count, rows = await orders.list_orders(tx, status=q.status, search=q.search, limit=q.limit, offset=q.offset)
-    return respond(call, s.OrderPage(count=count, limit=q.limit, offset=q.offset, results=[order_out(o) for o in rows]),
-                   compat.page(count, rows))
+    return respond(call, partial(shapes.page, count, q.limit, q.offset, rows), partial(compat.page, count, rows))
 
 
 async def my_orders(call: Call) -> web.Response:
@@ -140,17 +123,16 @@ async def my_orders(call: Call) -> web.Response:
     async with call.uow(readonly=True) as tx:
         count, rows = await orders.list_orders(tx, phone=call.token.phone, status=q.status, limit=q.limit,
                                                offset=q.offset)
-    return respond(call, s.OrderPage(count=count, limit=q.limit, offset=q.offset, results=[order_out(o) for o in rows]),
-                   compat.page(count, rows))
+    return respond(call, partial(shapes.page, count, q.limit, q.offset, rows), partial(compat.page, count, rows))
 
 
 async def get_order(call: Call) -> web.Response:
     key = call.request.match_info["id"]
     async with call.uow(readonly=True) as tx:
-        order = await orders.get_order(tx, key)
+        order = await orders.find_order(tx, key)
     if call.token.role == Role.CUSTOMER and order.customer_phone != call.token.phone:
         raise NotFound("order", key)  # another customer's order does not exist, as far as you can tell
-    return respond(call, order_out(order), compat.order(order))
+    return respond(call, partial(shapes.order, order), partial(compat.order, order))
 
 
 async def update_order(call: Call) -> web.Response:
@@ -161,28 +143,29 @@ async def update_order(call: Call) -> web.Response:
             outcome = await orders.change_status(tx, key, b.status, call.actor, note=b.note or "")
         if b.note and not (outcome and outcome.changed):
             outcome = await orders.add_note(tx, key, b.note, call.actor)
-        order = outcome.order if outcome else await orders.get_order(tx, key)
+        order = outcome.order if outcome else await orders.find_order(tx, key)
         await tx.commit()
-    return respond(call, order_out(order), compat.order(order))
+    return respond(call, partial(shapes.order, order), partial(compat.order, order))
 
 
 async def confirm_order(call: Call) -> web.Response:
     async with call.uow() as tx:
         outcome = await orders.confirm_order(tx, call.request.match_info["id"], call.actor)
         await tx.commit()
-    return respond(call, order_out(outcome.order), compat.confirmation(outcome.order, outcome.changed))
+    return respond(call, partial(shapes.order, outcome.order),
+                   partial(compat.confirmation, outcome.order, outcome.changed))
 
 
 async def cancel_order(call: Call) -> web.Response:
     async with call.uow() as tx:
         outcome = await orders.cancel_order(tx, call.request.match_info["id"], call.actor, call.body.reason)
         await tx.commit()
-    return respond(call, order_out(outcome.order), compat.order(outcome.order))
+    return respond(call, partial(shapes.order, outcome.order), partial(compat.order, outcome.order))
 
 
 async def order_messages(call: Call) -> web.Response:
     async with call.uow(readonly=True) as tx:
-        order = await orders.get_order(tx, call.request.match_info["id"])
+        order = await orders.find_order(tx, call.request.match_info["id"])
         rows = await inbox.conversation(tx, order.id)
     return web.json_response([s.MessageOut.model_validate(r).model_dump(mode="json", by_alias=True) for r in rows])
 

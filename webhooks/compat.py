@@ -1,11 +1,13 @@
 """API_COMPAT=drf: answers in the shape the shop's Django-era storefront reads (CONTRACT §2).
 
-One shaper for the whole API. A handler builds its native answer and names the same facts in the
-old shape (`compat.order(o)`, `compat.page(count, rows)`, ...); `respond` sends one of the two by
-the setting. Nothing here decides anything, and problem details never pass through here.
+One shaper for the whole API. A handler names its native answer and the same facts in the old
+shape (`compat.order(o)`, `compat.page(count, rows)`, ...), each as a call not yet made; `respond`
+builds and sends only the one the setting asks for. Nothing here decides anything, and problem
+details never pass through here.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -14,7 +16,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from core.models import Order, Product
+from core.models import Product
+from core.views import OrderView
+from webhooks import shapes
 
 DRF = "drf"
 TOTAL_COUNT = "X-Total-Count"
@@ -28,33 +32,39 @@ class Shape:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def respond(call, native: BaseModel | list[BaseModel], drf: Shape | None = None, status: int = 200) -> web.Response:
-    """The native answer, or its DRF shape when the shop runs with API_COMPAT=drf."""
+def respond(call, native: Callable[[], Any], drf: Callable[[], Shape] | None = None,
+            status: int = 200) -> web.Response:
+    """The native answer, or its DRF shape when the shop runs with API_COMPAT=drf. Each is a
+    callable returning a pydantic model, a list of them, or JSON-ready data (webhooks/shapes.py)."""
     if drf is not None and call.settings.api_compat == DRF:
-        return web.json_response(drf.body, status=status, headers=drf.headers)
-    if isinstance(native, list):
-        return web.json_response([m.model_dump(mode="json", by_alias=True) for m in native], status=status)
-    return web.json_response(native.model_dump(mode="json", by_alias=True), status=status)
+        shape = drf()
+        return shapes.json_response(shape.body, status, shape.headers)
+    answer = native()
+    if isinstance(answer, BaseModel):
+        answer = answer.model_dump(mode="json", by_alias=True)
+    elif isinstance(answer, list) and answer and isinstance(answer[0], BaseModel):
+        answer = [m.model_dump(mode="json", by_alias=True) for m in answer]
+    return shapes.json_response(answer, status)
 
 
 # --- orders: snake_case, decimals as strings, as the DRF ModelSerializer wrote them ----------
 
-def order(o: Order, **extra) -> Shape:
+def order(o: OrderView, **extra) -> Shape:
     return Shape({**_order(o), **extra})
 
 
-def page(count: int, rows: list[Order]) -> Shape:
+def page(count: int, rows: list[OrderView]) -> Shape:
     """A bare array; the total goes in a header, as the storefront's list calls read it."""
     return Shape([_order(o) for o in rows], {TOTAL_COUNT: str(count)})
 
 
-def confirmation(o: Order, changed: bool) -> Shape:
+def confirmation(o: OrderView, changed: bool) -> Shape:
     message = (f"Order {o.reference} confirmed; stock updated." if changed
                else f"Order {o.reference} was already confirmed; stock left as it was.")
     return Shape({"success": True, "order": _order(o), "stock_updated": changed, "message": message})
 
 
-def _order(o: Order) -> dict:
+def _order(o: OrderView) -> dict:
     return {
         "id": o.id,
         "order_reference": o.reference,
