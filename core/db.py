@@ -16,7 +16,7 @@ from sqlalchemy import event, pool, text
 from sqlalchemy.dialects import postgresql, registry, sqlite
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_S = 30
 READONLY = "orderdesk_readonly"
@@ -83,16 +83,35 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
+def dialect_of(executor) -> str:
+    """The dialect name of a session or a connection."""
+    return executor.dialect.name if isinstance(executor, AsyncConnection) else executor.bind.dialect.name
+
+
 def insert_ignoring_duplicates(session, model):
     """INSERT ... ON CONFLICT DO NOTHING for this session's dialect: a unique key, not a check-then-insert."""
-    dialect = session.bind.dialect.name
+    dialect = dialect_of(session)
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+_PREPARED: dict = {}
+
+
+def insert_unless_taken(session, table, key: tuple[str, ...]):
+    """`INSERT INTO table ... ON CONFLICT (key) DO NOTHING`, built once per dialect and kept: the
+    values come as parameters at execution, so SQLAlchemy neither rebuilds nor re-keys it per call."""
+    dialect = dialect_of(session)
+    statement = _PREPARED.get((dialect, table.name, key))
+    if statement is None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = _PREPARED[(dialect, table.name, key)] = insert(table).on_conflict_do_nothing(index_elements=list(key))
+    return statement
 
 
 async def lock_name(session, name: str) -> None:
     """Hold a lock on `name` until this transaction ends, so a count-then-insert on it stays honest.
     PostgreSQL: a transaction-level advisory lock. SQLite: BEGIN IMMEDIATE already serialises writers."""
-    if session.bind.dialect.name == "postgresql":
+    if dialect_of(session) == "postgresql":
         key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 

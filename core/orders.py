@@ -6,11 +6,11 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from core import alerts, outbox, stock, views
-from core.db import insert_ignoring_duplicates, lock_name
+from core.db import insert_unless_taken, lock_name
 from core.errors import (InvalidField, InvalidTransition, NotFound, PriceMismatch, ReferenceConflict,
                          TooManyPendingOrders)
 from core.models import Order, OrderEvent, OrderItem, Product, new_id
@@ -18,6 +18,19 @@ from core.phones import to_e164
 from core.references import canonical, new_reference
 from core.status import ALLOWED, PaymentStatus, Status
 from core.views import EventView, ItemView, OrderView
+
+
+# The statements of the hot paths, built once: values come as parameters at execution.
+ORDERS, ITEMS, EVENTS, PRODUCTS = Order.__table__, OrderItem.__table__, OrderEvent.__table__, Product.__table__
+SELECT_BY_REFERENCE = select(ORDERS.c.id, ORDERS.c.content_hash).where(ORDERS.c.reference == bindparam("reference"))
+SELECT_PRODUCTS = select(PRODUCTS.c.id, PRODUCTS.c.name, PRODUCTS.c.barcode, PRODUCTS.c.price,
+                         PRODUCTS.c.discounted_price, PRODUCTS.c.image_urls).where(
+    or_(PRODUCTS.c.id.in_(bindparam("ids", expanding=True)),
+        PRODUCTS.c.barcode.in_(bindparam("barcodes", expanding=True))))
+INSERT_ITEMS = insert(ITEMS).returning(ITEMS.c.id, sort_by_parameter_order=True)
+INSERT_EVENT = insert(EVENTS)
+# The SET clause comes from the parameters' other keys; the row is guarded by the status read.
+UPDATE_ORDER = update(ORDERS).where(ORDERS.c.id == bindparam("b_id"), ORDERS.c.status == bindparam("b_status"))
 
 
 @dataclass
@@ -86,7 +99,7 @@ async def list_orders(uow, *, status: Status | None = None, search: str | None =
 
 async def create_order(uow, new: NewOrder, actor: str = "storefront") -> Outcome:
     """A pending order priced from the catalog. The same reference and content again returns it."""
-    settings, session, now = uow.settings, uow.session, uow.now()
+    settings, session, now = uow.settings, uow, uow.now()
     phone = to_e164(new.customer_phone, settings.default_region)
     reference = None
     if new.reference:
@@ -99,7 +112,7 @@ async def create_order(uow, new: NewOrder, actor: str = "storefront") -> Outcome
     content_hash = _content_hash(new, phone, lines)
     limit = settings.max_pending_orders_per_phone
     if limit:
-        await lock_name(session, f"pending-orders:{phone}")  # checkouts of one number count in turn
+        await lock_name(uow.conn, f"pending-orders:{phone}")  # checkouts of one number count in turn
     if reference is None:
         reference = await _unused_reference(session, settings.order_reference_prefix, now)
     elif (existing := await _existing(session, reference)) is not None:
@@ -117,14 +130,13 @@ async def create_order(uow, new: NewOrder, actor: str = "storefront") -> Outcome
                       item_count=item_count, content_hash=content_hash, stock_taken=False, created_at=now,
                       updated_at=now, items=lines)
     values = {column.name: getattr(order, column.name) for column in views.ORDER_COLUMNS}
-    inserted = await session.execute(insert_ignoring_duplicates(session, Order.__table__).values(values)
-                                     .on_conflict_do_nothing(index_elements=["reference"]))
+    inserted = await session.execute(insert_unless_taken(uow.conn, ORDERS, ("reference",)), values)
     if inserted.rowcount != 1:
         # Another request created the same reference a moment ago: answer as if we had seen it.
         return await _same_or_conflict(uow, await _existing(session, reference), content_hash)
     ids = await session.execute(
-        insert(OrderItem.__table__).returning(OrderItem.__table__.c.id, sort_by_parameter_order=True),
-        [{"order_id": order.id, "position": position, **_line_values(line)} for position, line in enumerate(lines)])
+        INSERT_ITEMS, [{"order_id": order.id, "position": position, **_line_values(line)}
+                       for position, line in enumerate(lines)])
     for line, item_id in zip(lines, ids.scalars()):
         line.id = item_id
     order.history.append(await _record(uow, order, "order_created", actor, to_status=Status.PENDING.value))
@@ -140,7 +152,7 @@ async def confirm_order(uow, key: str, actor: str) -> Outcome:
     if order.status == Status.CONFIRMED:
         return Outcome(await _whole(uow, order), changed=False)
     _check_allowed(order, Status.CONFIRMED)
-    touched = await stock.take_for_order(uow.session, order, actor, uow.now())
+    touched = await stock.take_for_order(uow, order, actor, uow.now())
     await stock.warn_low(uow, touched, _quantities(order), cause=f"confirm:{order.id}")
     await _move(uow, order, Status.CONFIRMED, actor, kind="order_confirmed",
                 stock_taken=True, payment_status=PaymentStatus.VERIFIED.value)
@@ -155,7 +167,7 @@ async def cancel_order(uow, key: str, actor: str, reason: str = "") -> Outcome:
     _check_allowed(order, Status.CANCELLED)
     changes = {}
     if order.stock_taken:
-        await stock.return_for_order(uow.session, order, actor, uow.now(), reason=f"cancelled {order.reference}")
+        await stock.return_for_order(uow, order, actor, uow.now(), reason=f"cancelled {order.reference}")
         changes["stock_taken"] = False
     await _move(uow, order, Status.CANCELLED, actor, note=reason, kind="order_cancelled", **changes)
     return Outcome(await _whole(uow, order))
@@ -178,7 +190,7 @@ async def change_status(uow, key: str, wanted: Status, actor: str, note: str = "
 async def add_note(uow, key: str, note: str, actor: str) -> Outcome:
     order = await _locked(uow, key)
     now = uow.now()
-    await uow.session.execute(update(Order.__table__).where(Order.__table__.c.id == order.id).values(updated_at=now))
+    await uow.execute(UPDATE_ORDER, {"b_id": order.id, "b_status": order.status, "updated_at": now})
     order.updated_at = now
     await _record(uow, order, "note_added", actor, note=note)
     return Outcome(await _whole(uow, order))
@@ -217,10 +229,8 @@ async def _move(uow, order: OrderView, to: Status, actor: str, *, kind: str, not
     """The status write itself (with any other `changes` of the row), guarded by the status we read,
     plus its history row and the customer's message."""
     now, before = uow.now(), order.status
-    orders_t = Order.__table__
-    result = await uow.session.execute(
-        update(orders_t).where(orders_t.c.id == order.id, orders_t.c.status == before)
-        .values(status=to.value, updated_at=now, **changes))
+    result = await uow.execute(UPDATE_ORDER, {"b_id": order.id, "b_status": before, "status": to.value,
+                                                      "updated_at": now, **changes})
     if result.rowcount != 1:  # pragma: no cover - the row lock makes this unreachable; kept as a guard
         raise InvalidTransition(order.reference, "changed meanwhile", to.value, [])
     order.status, order.updated_at = to.value, now
@@ -239,9 +249,9 @@ async def _record(uow, order: OrderView, kind: str, actor: str, *, from_status: 
                   to_status: str | None = None, note: str = "") -> EventView:
     """One history row: who did what to the order, when."""
     event = EventView(kind, from_status, to_status, actor, note or "", uow.now())
-    await uow.session.execute(insert(OrderEvent.__table__).values(
-        order_id=order.id, kind=kind, from_status=from_status, to_status=to_status, actor=actor, note=event.note,
-        at=event.at))
+    await uow.execute(INSERT_EVENT, {"order_id": order.id, "kind": kind, "from_status": from_status,
+                                             "to_status": to_status, "actor": actor, "note": event.note,
+                                             "at": event.at})
     return event
 
 
@@ -264,9 +274,7 @@ async def _unused_reference(session, prefix: str, now) -> str:
 
 async def _existing(session, reference: str):
     """(id, content_hash) of the order holding `reference`, or None."""
-    orders_t = Order.__table__
-    return (await session.execute(select(orders_t.c.id, orders_t.c.content_hash)
-                                  .where(orders_t.c.reference == reference))).first()
+    return (await session.execute(SELECT_BY_REFERENCE, {"reference": reference})).first()
 
 
 async def _same_or_conflict(uow, existing, content_hash: str) -> Outcome:
@@ -277,13 +285,9 @@ async def _same_or_conflict(uow, existing, content_hash: str) -> Outcome:
 
 
 async def _price_lines(session, items: list[NewItem]) -> list[ItemView]:
-    ids = {i.product_id for i in items if i.product_id}
-    barcodes = {i.barcode for i in items if i.barcode and not i.product_id}
-    products_t = Product.__table__
-    products = (await session.execute(
-        select(products_t.c.id, products_t.c.name, products_t.c.barcode, products_t.c.price,
-               products_t.c.discounted_price, products_t.c.image_urls)
-        .where(or_(products_t.c.id.in_(ids), products_t.c.barcode.in_(barcodes))))).all()
+    ids = [i.product_id for i in items if i.product_id]
+    barcodes = [i.barcode for i in items if i.barcode and not i.product_id]
+    products = (await session.execute(SELECT_PRODUCTS, {"ids": ids, "barcodes": barcodes})).all()
     by_id = {p.id: p for p in products}
     by_barcode = {p.barcode: p for p in products}
     lines = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
-from core.db import insert_ignoring_duplicates
+from core.db import insert_unless_taken
 from core.models import Customer, DeliveryEvent, OutboundMessage
 
 # Delivery statuses only move forward along this order; failed and undelivered are final.
@@ -29,13 +29,11 @@ async def enqueue(uow, *, to: str, kind: str, key: str, variables: dict | None =
         if customer is not None and customer.opted_out:
             return False
     text = body if body is not None else uow.render(kind, variables)
-    result = await session.execute(
-        insert_ignoring_duplicates(session, OutboundMessage).values(key=key[:200], kind=kind, to_phone=to, body=text, variables=variables,
-                                order_id=order_id, status="queued", attempts=0, next_attempt_at=now,
-                                content_sid=content_sid, content_variables=content_variables,
-                                created_at=now, updated_at=now)
-        .on_conflict_do_nothing(index_elements=["key"])
-    )
+    result = await uow.execute(
+        insert_unless_taken(uow.conn, OutboundMessage.__table__, ("key",)),
+        {"key": key[:200], "kind": kind, "to_phone": to, "body": text, "variables": variables, "order_id": order_id,
+         "status": "queued", "attempts": 0, "next_attempt_at": now, "content_sid": content_sid,
+         "content_variables": content_variables, "created_at": now, "updated_at": now})
     if result.rowcount != 1:
         return False
     uow.queued += 1  # the commit wakes the sender only when something was queued

@@ -11,13 +11,23 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from core import alerts
 from core.errors import InsufficientStock, NotFound, Shortage, StockBelowZero
 from core.models import Product, StockMovement
 
 products, movements = Product.__table__, StockMovement.__table__
+LEVEL = (products.c.id, products.c.name, products.c.barcode, products.c.stock_quantity)
+# Built once; the quantity and time come as parameters.
+TAKE = (update(products).where(products.c.id == bindparam("b_id"), products.c.stock_quantity >= bindparam("b_quantity"))
+        .values(stock_quantity=products.c.stock_quantity - bindparam("b_quantity"), updated_at=bindparam("b_now"))
+        .returning(*LEVEL))
+GIVE = (update(products).where(products.c.id == bindparam("b_id"))
+        .values(stock_quantity=products.c.stock_quantity + bindparam("b_quantity"), updated_at=bindparam("b_now"))
+        .returning(*LEVEL))
+SELECT_LEVEL = select(*LEVEL).where(products.c.id == bindparam("b_id"))
+INSERT_MOVEMENTS = insert(movements)
 
 
 @dataclass(slots=True)
@@ -37,14 +47,9 @@ async def take_for_order(session, order, actor: str, now: datetime) -> list[Leve
     touched: list[Level] = []
     for product_id in sorted(wanted):
         quantity = wanted[product_id]
-        row = (await session.execute(
-            update(products).where(products.c.id == product_id, products.c.stock_quantity >= quantity)
-            .values(stock_quantity=products.c.stock_quantity - quantity, updated_at=now)
-            .returning(products.c.id, products.c.name, products.c.barcode, products.c.stock_quantity)
-        )).first()
+        row = (await session.execute(TAKE, {"b_id": product_id, "b_quantity": quantity, "b_now": now})).first()
         if row is None:
-            product = (await session.execute(select(products.c.name, products.c.barcode, products.c.stock_quantity)
-                                             .where(products.c.id == product_id))).first()
+            product = (await session.execute(SELECT_LEVEL, {"b_id": product_id})).first()
             shortages.append(Shortage(product_id, product.name, product.barcode, quantity, product.stock_quantity))
             continue
         touched.append(Level(*row))
@@ -59,11 +64,7 @@ async def return_for_order(session, order, actor: str, now: datetime, reason: st
     given = _per_product(order)
     touched = []
     for product_id in sorted(given):
-        row = (await session.execute(
-            update(products).where(products.c.id == product_id)
-            .values(stock_quantity=products.c.stock_quantity + given[product_id], updated_at=now)
-            .returning(products.c.id, products.c.name, products.c.barcode, products.c.stock_quantity)
-        )).first()
+        row = (await session.execute(GIVE, {"b_id": product_id, "b_quantity": given[product_id], "b_now": now})).first()
         touched.append(Level(*row))
     await _moved(session, order, given, reason, actor, now)
     return touched
@@ -78,7 +79,7 @@ def _per_product(order) -> Counter:
 
 async def _moved(session, order, deltas: dict[str, int], reason: str, actor: str, now: datetime) -> None:
     """The stock movements of one order's change, in one statement."""
-    await session.execute(insert(movements), [
+    await session.execute(INSERT_MOVEMENTS, [
         {"product_id": product_id, "order_id": order.id, "delta": delta, "reason": reason, "actor": actor, "at": now}
         for product_id, delta in sorted(deltas.items())])
 

@@ -5,7 +5,7 @@ import hashlib
 import secrets
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from core.errors import InvalidField, NotFound
 from core.models import ApiToken
@@ -19,6 +19,11 @@ class Role(StrEnum):
 
 
 STAFF_ROLES = frozenset({Role.ADMIN, Role.STAFF})
+
+
+_tokens = ApiToken.__table__
+LIVE_TOKEN = select(_tokens.c.name, _tokens.c.role, _tokens.c.phone).where(
+    _tokens.c.token_hash == bindparam("token_hash"), _tokens.c.revoked_at.is_(None))
 
 
 def _hash(token: str) -> str:
@@ -46,8 +51,4 @@ async def revoke_token(uow, name: str) -> None:
 async def authenticate(uow, token: str):
     """The live token's (name, role, phone), or None. Read on every request, never cached: a token
     revoked from the CLI or by another process stops working at once."""
-    tokens = ApiToken.__table__
-    return (await uow.session.execute(
-        select(tokens.c.name, tokens.c.role, tokens.c.phone)
-        .where(tokens.c.token_hash == _hash(token), tokens.c.revoked_at.is_(None))
-    )).first()
+    return (await uow.execute(LIVE_TOKEN, {"token_hash": _hash(token)})).first()

@@ -5,7 +5,7 @@ import asyncio
 import weakref
 from collections.abc import Callable
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from core.clock import SystemClock
 from core.db import READONLY
@@ -76,6 +76,7 @@ class UnitOfWork:
         self._after_commit = after_commit
         self._writers = writers or writers_for(sessionmaker.kw["bind"])
         self.session: AsyncSession | None = None
+        self.conn: AsyncConnection | None = None
         self.readonly = False
         self.queued = 0  # outbox rows this transaction added (core/outbox.py counts them)
 
@@ -93,8 +94,11 @@ class UnitOfWork:
         try:
             self.session = self._sessionmaker()
             await self.session.begin()
-            if self.readonly:
-                await self.session.connection(execution_options={READONLY: True})
+            # The transaction's connection, for SQL that needs no ORM (core/views.py, the hot paths):
+            # the same transaction as the session's, without the session's per-statement work.
+            self.conn = await self.session.connection(execution_options={READONLY: True} if self.readonly else None)
+            # SQLite's driver is synchronous (core/db.py), so its statements need no greenlet hand-off.
+            self._inline = self.conn.sync_connection if self.conn.dialect.is_async and self._writers.serial else None
         except BaseException:
             await self._close()
             raise
@@ -110,9 +114,18 @@ class UnitOfWork:
             if self.session is not None:
                 await self.session.close()
         finally:
-            self.session = None
+            self.session = self.conn = None
             if not self.readonly:
                 self._writers.release()
+
+    async def execute(self, statement, parameters=None):
+        """Run Core SQL in this transaction (bypassing the ORM session); returns its result."""
+        if self._inline is not None:
+            return self._inline.execute(statement, parameters)
+        return await self.conn.execute(statement, parameters)
+
+    async def scalar(self, statement, parameters=None):
+        return (await self.execute(statement, parameters)).scalar()
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 
 from core.models import Order, OrderEvent, OrderItem, PaymentProof
 from core.references import canonical
@@ -95,19 +95,23 @@ def order_from_row(row) -> OrderView:
     return OrderView(*row)
 
 
-def key_filter(key: str):
-    """An order by UUID or by reference in any of its written forms."""
-    return or_(orders_t.c.id == key, orders_t.c.reference == (canonical(key) or key))
+# Built once; keys and ids come as parameters.
+BY_KEY = select(*ORDER_COLUMNS).where(or_(orders_t.c.id == bindparam("key"), orders_t.c.reference == bindparam("reference")))
+BY_KEY_LOCKED = BY_KEY.with_for_update()
+ITEMS_OF = (select(*ITEM_COLUMNS).where(items_t.c.order_id.in_(bindparam("ids", expanding=True)))
+            .order_by(items_t.c.order_id, items_t.c.position))
+HISTORY_OF = (select(*HISTORY_COLUMNS).where(history_t.c.order_id.in_(bindparam("ids", expanding=True)))
+              .order_by(history_t.c.id))
+PROOFS_OF = (select(*PROOF_COLUMNS).where(proofs_t.c.order_id.in_(bindparam("ids", expanding=True)))
+             .order_by(proofs_t.c.id))
 
 
 async def find(uow, key: str, *, for_update: bool = False, whole: bool = True) -> OrderView | None:
-    """The order `key` names, with its lines (and, when `whole`, its history and proofs), or None.
-    `for_update` locks the order's row until the transaction ends (PostgreSQL; SQLite's writers are
-    serial already)."""
-    query = select(*ORDER_COLUMNS).where(key_filter(key))
-    if for_update:
-        query = query.with_for_update()
-    row = (await uow.session.execute(query)).first()
+    """The order `key` (its UUID, or its reference in any written form) names, with its lines (and,
+    when `whole`, its history and proofs), or None. `for_update` locks the order's row until the
+    transaction ends (PostgreSQL; SQLite's writers are serial already)."""
+    row = (await uow.execute(BY_KEY_LOCKED if for_update else BY_KEY,
+                                     {"key": key, "reference": canonical(key) or key})).first()
     if row is None:
         return None
     order = order_from_row(row)
@@ -121,19 +125,16 @@ async def attach(uow, views: list[OrderView], *, items: bool = True, history: bo
     if not views:
         return
     by_id = {view.id: view for view in views}
-    ids = list(by_id)
-    session = uow.session
+    ids = {"ids": list(by_id)}
+    session = uow
     if items:
-        for row in await session.execute(select(*ITEM_COLUMNS).where(items_t.c.order_id.in_(ids))
-                                         .order_by(items_t.c.order_id, items_t.c.position)):
+        for row in await session.execute(ITEMS_OF, ids):
             by_id[row.order_id].items.append(ItemView(row.id, *row[2:]))
     if history:
-        for row in await session.execute(select(*HISTORY_COLUMNS).where(history_t.c.order_id.in_(ids))
-                                         .order_by(history_t.c.id)):
+        for row in await session.execute(HISTORY_OF, ids):
             by_id[row.order_id].history.append(EventView(*row[1:]))
     if proofs:
-        for row in await session.execute(select(*PROOF_COLUMNS).where(proofs_t.c.order_id.in_(ids))
-                                         .order_by(proofs_t.c.id)):
+        for row in await session.execute(PROOFS_OF, ids):
             by_id[row.order_id].payment_proofs.append(ProofView(*row[1:]))
 
 
