@@ -70,13 +70,15 @@ class UnitOfWork:
         writers: WriterQueue | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
+        self._engine = sessionmaker.kw["bind"]
         self.render = render or _plain
         self.settings = settings
         self.clock = clock or SystemClock()
         self._after_commit = after_commit
-        self._writers = writers or writers_for(sessionmaker.kw["bind"])
-        self.session: AsyncSession | None = None
+        self._writers = writers or writers_for(self._engine)
         self.conn: AsyncConnection | None = None
+        self._session: AsyncSession | None = None
+        self._inline = None
         self.readonly = False
         self.queued = 0  # outbox rows this transaction added (core/outbox.py counts them)
 
@@ -88,33 +90,43 @@ class UnitOfWork:
         fresh.readonly = readonly
         return fresh
 
+    @property
+    def session(self) -> AsyncSession:
+        """An ORM session in this unit of work's transaction, made on first use: the hot paths need
+        none (they run SQL through `execute`), and a session costs more than their statements."""
+        if self._session is None:
+            if self.conn is None:
+                raise RuntimeError("the unit of work is not open: use `async with uow() as tx`")
+            self._session = self._sessionmaker(bind=self.conn)
+        return self._session
+
     async def __aenter__(self) -> UnitOfWork:
         if not self.readonly:
             await self._writers.acquire()
         try:
-            self.session = self._sessionmaker()
-            await self.session.begin()
-            # The transaction's connection, for SQL that needs no ORM (core/views.py, the hot paths):
-            # the same transaction as the session's, without the session's per-statement work.
-            self.conn = await self.session.connection(execution_options={READONLY: True} if self.readonly else None)
+            conn = await self._engine.connect()
+            self.conn = await conn.execution_options(**{READONLY: True}) if self.readonly else conn
+            await self.conn.begin()
             # SQLite's driver is synchronous (core/db.py), so its statements need no greenlet hand-off.
-            self._inline = self.conn.sync_connection if self.conn.dialect.is_async and self._writers.serial else None
+            self._inline = self.conn.sync_connection if self._writers.serial else None
         except BaseException:
             await self._close()
             raise
         return self
 
     async def __aexit__(self, *exc) -> None:
-        # close() rolls back whatever was not committed and detaches the loaded objects
-        # unexpired, so a handler can still read them to build its answer.
         await self._close()
 
     async def _close(self) -> None:
+        # Closing rolls back whatever was not committed; the session's objects stay readable
+        # (detached, unexpired), so a handler can still build its answer from them.
         try:
-            if self.session is not None:
-                await self.session.close()
+            if self._session is not None:
+                await self._session.close()
+            if self.conn is not None:
+                await self.conn.close()
         finally:
-            self.session = self.conn = None
+            self._session = self.conn = self._inline = None
             if not self.readonly:
                 self._writers.release()
 
@@ -128,7 +140,9 @@ class UnitOfWork:
         return (await self.execute(statement, parameters)).scalar()
 
     async def commit(self) -> None:
-        await self.session.commit()
+        if self._session is not None:
+            await self._session.flush()
+        await self.conn.commit()
         queued, self.queued = self.queued, 0
         if queued and self._after_commit:
             self._after_commit()

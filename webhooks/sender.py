@@ -118,7 +118,7 @@ class Sender:
         try:
             async with self.uow() as tx:
                 released = await outbox.release_claims(tx)
-                await tx.session.commit()
+                await tx.commit()
         except Exception:  # the database may not answer yet; the lease frees them later anyway
             log.exception("could not release the claims of an earlier process")
             return

@@ -59,7 +59,7 @@ async def inbound(request: web.Request) -> web.Response:
             tx, message_sid=str(sid)[:64], from_phone=str(sender)[:40], body=str(form.get("Body", ""))[:MAX_BODY_CHARS],
             media=media, wa_id=(str(form["WaId"])[:20] if form.get("WaId") else None),
             profile_name=(str(form["ProfileName"])[:200] if form.get("ProfileName") else None))
-        await tx.session.commit()
+        await tx.commit()
     if message_id is not None:
         await process(uow, message_id)
         if media and request.app.get(keys.RECEIPTS) is not None:
