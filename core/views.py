@@ -128,13 +128,13 @@ async def attach(uow, views: list[OrderView], *, items: bool = True, history: bo
     ids = {"ids": list(by_id)}
     session = uow
     if items:
-        for row in await session.execute(ITEMS_OF, ids):
+        for row in (await session.execute(ITEMS_OF, ids)).all():
             by_id[row.order_id].items.append(ItemView(row.id, *row[2:]))
     if history:
-        for row in await session.execute(HISTORY_OF, ids):
+        for row in (await session.execute(HISTORY_OF, ids)).all():
             by_id[row.order_id].history.append(EventView(*row[1:]))
     if proofs:
-        for row in await session.execute(PROOFS_OF, ids):
+        for row in (await session.execute(PROOFS_OF, ids)).all():
             by_id[row.order_id].payment_proofs.append(ProofView(*row[1:]))
 
 
@@ -154,6 +154,6 @@ async def order_page(uow, *, status: str | None = None, search: str | None = Non
     rows = await uow.session.execute(
         select(*ORDER_COLUMNS).where(*where)
         .order_by(orders_t.c.created_at.desc(), orders_t.c.id.desc()).limit(limit).offset(offset))
-    views = [order_from_row(row) for row in rows]
+    views = [order_from_row(row) for row in rows.all()]
     await attach(uow, views)
     return count, views

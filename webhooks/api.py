@@ -1,4 +1,5 @@
-"""REST routes for the storefront and the admins. Each handler: validate, one operation, one commit, answer."""
+"""REST routes for the storefront and the admins. Each handler: one operation in the request's unit of work
+(`call.tx`, opened by webhooks/routing.py), one commit, answer."""
 from __future__ import annotations
 
 from functools import partial
@@ -36,7 +37,7 @@ def product_out(p: Product) -> s.ProductOut:
 async def health(call: Call) -> web.Response:
     try:
         async with call.uow(readonly=True) as tx:
-            await tx.session.execute(text("SELECT 1"))
+            await tx.execute(text("SELECT 1"))
     except Exception:  # any failure to reach the database is "unavailable", by design
         return json(s.Health(status="unavailable"), 503)
     return json(s.Health(status="ok"))
@@ -46,8 +47,7 @@ async def health(call: Call) -> web.Response:
 
 async def list_products(call: Call) -> web.Response:
     q = call.query
-    async with call.uow(readonly=True) as tx:
-        rows = await catalog.list_products(tx, catalog.ProductFilter(q.search, q.category, q.in_stock, q.ordering))
+    rows = await catalog.list_products(call.tx, catalog.ProductFilter(q.search, q.category, q.in_stock, q.ordering))
     return respond(call, lambda: [product_out(p) for p in rows], partial(compat.products, rows))
 
 
@@ -59,31 +59,27 @@ def _product_fields(body: s.ProductCreate | s.ProductUpdate) -> dict:
 
 
 async def create_product(call: Call) -> web.Response:
-    async with call.uow() as tx:
-        product = await catalog.create_product(tx, actor=call.actor, **_product_fields(call.body))
-        await tx.commit()
+    product = await catalog.create_product(call.tx, actor=call.actor, **_product_fields(call.body))
+    await call.tx.commit()
     return respond(call, partial(product_out, product), partial(compat.product, product), 201)
 
 
 async def get_product(call: Call) -> web.Response:
-    async with call.uow(readonly=True) as tx:
-        product = await catalog.get_product(tx, call.request.match_info["id"])
+    product = await catalog.get_product(call.tx, call.request.match_info["id"])
     return respond(call, partial(product_out, product), partial(compat.product, product))
 
 
 async def update_product(call: Call) -> web.Response:
-    async with call.uow() as tx:
-        product = await catalog.update_product(tx, call.request.match_info["id"], actor=call.actor,
-                                               **_product_fields(call.body))
-        await tx.commit()
+    product = await catalog.update_product(call.tx, call.request.match_info["id"], actor=call.actor,
+                                           **_product_fields(call.body))
+    await call.tx.commit()
     return respond(call, partial(product_out, product), partial(compat.product, product))
 
 
 async def adjust_stock(call: Call) -> web.Response:
-    async with call.uow() as tx:
-        product = await catalog.adjust_stock(tx, call.request.match_info["id"], call.body.delta,
-                                             call.body.reason, call.actor)
-        await tx.commit()
+    product = await catalog.adjust_stock(call.tx, call.request.match_info["id"], call.body.delta,
+                                         call.body.reason, call.actor)
+    await call.tx.commit()
     return respond(call, partial(product_out, product), partial(compat.product, product))
 
 
@@ -102,9 +98,8 @@ async def create_order(call: Call) -> web.Response:
         items=[orders.NewItem(quantity=i.quantity, product_id=i.product_id, barcode=i.barcode,
                               unit_price=i.unit_price, selected_size=i.selected_size,
                               selected_color=i.selected_color) for i in b.items])
-    async with call.uow() as tx:
-        outcome = await orders.create_order(tx, new, actor=call.actor)
-        await tx.commit()
+    outcome = await orders.create_order(call.tx, new, actor=call.actor)
+    await call.tx.commit()
     order = outcome.order
     link = whatsapp_url(call.settings, order.reference)
     return respond(call, partial(shapes.order, order, whatsapp_url=link),
@@ -113,23 +108,20 @@ async def create_order(call: Call) -> web.Response:
 
 async def list_orders(call: Call) -> web.Response:
     q = call.query
-    async with call.uow(readonly=True) as tx:
-        count, rows = await orders.list_orders(tx, status=q.status, search=q.search, limit=q.limit, offset=q.offset)
+    count, rows = await orders.list_orders(call.tx, status=q.status, search=q.search, limit=q.limit, offset=q.offset)
     return respond(call, partial(shapes.page, count, q.limit, q.offset, rows), partial(compat.page, count, rows))
 
 
 async def my_orders(call: Call) -> web.Response:
     q = call.query
-    async with call.uow(readonly=True) as tx:
-        count, rows = await orders.list_orders(tx, phone=call.token.phone, status=q.status, limit=q.limit,
-                                               offset=q.offset)
+    count, rows = await orders.list_orders(call.tx, phone=call.token.phone, status=q.status, limit=q.limit,
+                                           offset=q.offset)
     return respond(call, partial(shapes.page, count, q.limit, q.offset, rows), partial(compat.page, count, rows))
 
 
 async def get_order(call: Call) -> web.Response:
     key = call.request.match_info["id"]
-    async with call.uow(readonly=True) as tx:
-        order = await orders.find_order(tx, key)
+    order = await orders.find_order(call.tx, key)
     if call.token.role == Role.CUSTOMER and order.customer_phone != call.token.phone:
         raise NotFound("order", key)  # another customer's order does not exist, as far as you can tell
     return respond(call, partial(shapes.order, order), partial(compat.order, order))
@@ -137,43 +129,39 @@ async def get_order(call: Call) -> web.Response:
 
 async def update_order(call: Call) -> web.Response:
     key, b = call.request.match_info["id"], call.body
-    async with call.uow() as tx:
-        outcome = None
-        if b.status is not None:
-            outcome = await orders.change_status(tx, key, b.status, call.actor, note=b.note or "")
-        if b.note and not (outcome and outcome.changed):
-            outcome = await orders.add_note(tx, key, b.note, call.actor)
-        order = outcome.order if outcome else await orders.find_order(tx, key)
-        await tx.commit()
+    outcome = None
+    if b.status is not None:
+        outcome = await orders.change_status(call.tx, key, b.status, call.actor, note=b.note or "")
+    if b.note and not (outcome and outcome.changed):
+        outcome = await orders.add_note(call.tx, key, b.note, call.actor)
+    order = outcome.order if outcome else await orders.find_order(call.tx, key)
+    await call.tx.commit()
     return respond(call, partial(shapes.order, order), partial(compat.order, order))
 
 
 async def confirm_order(call: Call) -> web.Response:
-    async with call.uow() as tx:
-        outcome = await orders.confirm_order(tx, call.request.match_info["id"], call.actor)
-        await tx.commit()
+    outcome = await orders.confirm_order(call.tx, call.request.match_info["id"], call.actor)
+    await call.tx.commit()
     return respond(call, partial(shapes.order, outcome.order),
                    partial(compat.confirmation, outcome.order, outcome.changed))
 
 
 async def cancel_order(call: Call) -> web.Response:
-    async with call.uow() as tx:
-        outcome = await orders.cancel_order(tx, call.request.match_info["id"], call.actor, call.body.reason)
-        await tx.commit()
+    outcome = await orders.cancel_order(call.tx, call.request.match_info["id"], call.actor, call.body.reason)
+    await call.tx.commit()
     return respond(call, partial(shapes.order, outcome.order), partial(compat.order, outcome.order))
 
 
 async def order_messages(call: Call) -> web.Response:
-    async with call.uow(readonly=True) as tx:
-        order = await orders.find_order(tx, call.request.match_info["id"])
-        rows = await inbox.conversation(tx, order.id)
+    order = await orders.find_order(call.tx, call.request.match_info["id"])
+    rows = await inbox.conversation(call.tx, order.id)
     return web.json_response([s.MessageOut.model_validate(r).model_dump(mode="json", by_alias=True) for r in rows])
 
 
 E = (400, 401, 403, 404, 409)
 ROUTES: list[Route] = [
     Route("GET", "/health", health, "Liveness: the database answers", responses={200: s.Health, 503: s.Health},
-          tag="system"),
+          tag="system", in_transaction=False),
     Route("GET", "/api/products/", list_products, "The catalog", query=s.ProductQuery,
           responses={200: list[s.ProductOut]}, errors=(400,), tag="products"),
     Route("POST", "/api/products/", create_product, "Add a product", roles=STAFF, body=s.ProductCreate,

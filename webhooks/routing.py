@@ -4,12 +4,13 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from core.models import ApiToken
 from core.tokens import Role, authenticate
+from core.uow import UnitOfWork
 from webhooks import keys
 from webhooks.problems import from_validation, problem
 
@@ -23,7 +24,8 @@ class Call:
     request: web.Request
     body: BaseModel | None
     query: BaseModel | None
-    token: ApiToken | None
+    token: Any  # (name, role, phone) of the bearer token, or None for a guest
+    tx: UnitOfWork | None = None  # the request's unit of work, open around the handler
 
     @property
     def actor(self) -> str:
@@ -31,6 +33,7 @@ class Call:
 
     @property
     def uow(self):
+        """The app's unit-of-work factory, for a handler that needs a transaction of its own."""
         return self.request.app[keys.UOW]
 
     @property
@@ -53,7 +56,10 @@ class Route:
     responses: dict[int, type[BaseModel] | None] = field(default_factory=dict)
     errors: tuple[int, ...] = ()
     tag: str = "api"
-    throttle: Callable[[web.Request, ApiToken | None], web.Response | None] | None = None  # before the body is read
+    throttle: Callable[[web.Request, Any], web.Response | None] | None = None
+    # The request runs in one unit of work, opened here (read-only for GET): the token check and the
+    # handler share its connection. False for a handler that opens its own (GET /health).
+    in_transaction: bool = True
 
 
 def add_routes(app: web.Application, routes: list[Route]) -> None:
@@ -68,52 +74,67 @@ def _view(route: Route):
     async def view(request: web.Request) -> web.StreamResponse:
         if any("\x00" in value for value in request.match_info.values()):
             return problem(404, "not-found", "Not found", "No such resource.")  # no id holds a NUL
-        token = await _authorise(request, route.roles)
-        if isinstance(token, web.Response):
-            return token
-        if route.throttle is not None and (refused := route.throttle(request, token)) is not None:
-            return refused
-        body = query = None
-        if route.body is not None:
-            body = await _parse_body(request, route.body)
-            if isinstance(body, web.Response):
-                return body
-        if route.query is not None:
-            if (where := _nul_at(dict(request.query))) is not None:
-                return _nul_problem(where)
-            try:
-                query = route.query.model_validate(dict(request.query))
-            except ValidationError as exc:
-                return from_validation(exc, "query")
-        return await route.handler(Call(request, body, query, token))
+        if route.roles is not None and not request.headers.get("Authorization"):
+            return _unauthorized("Send Authorization: Bearer <token>.")
+        # The body arrives before any transaction opens: a writer never waits on a client's network.
+        raw = await request.read() if route.body is not None else None
+        if not route.in_transaction:
+            return await _handle(route, request, raw, None)
+        async with request.app[keys.UOW](readonly=route.method == "GET") as tx:
+            return await _handle(route, request, raw, tx)
 
     view.__name__ = route.handler.__name__
     return view
 
 
-async def _authorise(request: web.Request, roles: frozenset[Role] | None):
+async def _handle(route: Route, request: web.Request, raw: bytes | None, tx) -> web.StreamResponse:
+    token = await _authorise(request, route.roles, tx)
+    if isinstance(token, web.Response):
+        return token
+    if route.throttle is not None and (refused := route.throttle(request, token)) is not None:
+        return refused
+    body = query = None
+    if route.body is not None:
+        body = _parse_body(raw, route.body)
+        if isinstance(body, web.Response):
+            return body
+    if route.query is not None:
+        if (where := _nul_at(dict(request.query))) is not None:
+            return _nul_problem(where)
+        try:
+            query = route.query.model_validate(dict(request.query))
+        except ValidationError as exc:
+            return from_validation(exc, "query")
+    return await route.handler(Call(request, body, query, token, tx))
+
+
+def _unauthorized(detail: str) -> web.Response:
+    return problem(401, "unauthorized", "Unauthorized", detail)
+
+
+async def _authorise(request: web.Request, roles: frozenset[Role] | None, tx):
     header = request.headers.get("Authorization", "")
     if not header:
-        if roles is None:
-            return None
-        return problem(401, "unauthorized", "Unauthorized", "Send Authorization: Bearer <token>.")
+        return None  # a guest, on a route that allows one
     scheme, _, secret = header.partition(" ")
     token = None
     if scheme.lower() == "bearer" and secret.strip():
-        async with request.app[keys.UOW](readonly=True) as tx:
+        if tx is None:
+            async with request.app[keys.UOW](readonly=True) as own:
+                token = await authenticate(own, secret.strip())
+        else:
             token = await authenticate(tx, secret.strip())
     if token is None:
         if roles is None:
             return None  # a public route ignores a stale token rather than refusing a guest
-        return problem(401, "unauthorized", "Unauthorized", "The bearer token is unknown or revoked.")
+        return _unauthorized("The bearer token is unknown or revoked.")
     if roles is not None and Role(token.role) not in roles:
         allowed = ", ".join(sorted(r.value for r in roles))
         return problem(403, "forbidden", "Forbidden", f"This needs a token with role {allowed}; yours is {token.role}.")
     return token
 
 
-async def _parse_body(request: web.Request, model: type[BaseModel]):
-    raw = await request.read()
+def _parse_body(raw: bytes, model: type[BaseModel]):
     try:
         data = json.loads(raw or b"{}")
     except RecursionError:
