@@ -41,8 +41,10 @@ def cmd_serve(args, settings: Settings) -> int:
                                   ("TWILIO_AUTH_TOKEN", settings.twilio_auth_token)) if not v]
         print(f"ORDERDESK_ENV=production needs {' and '.join(missing)}; refusing to start.", file=sys.stderr)
         return 2
+    import uvloop  # a faster event loop; the server's behaviour is the same on asyncio's own
+
     web.run_app(create_app(settings), host=args.host, port=args.port, print=lambda *_: None,
-                access_log=None, handle_signals=True)
+                access_log=None, handle_signals=True, loop=uvloop.new_event_loop())
     return 0
 
 

@@ -185,6 +185,13 @@ async def open_windows(uow, phones) -> None:
         await tx.commit()
 
 
+async def answered(client) -> None:
+    """Until the app has answered every inbound message it stored (its responder is idle)."""
+    from webhooks import keys
+
+    await asyncio.wait_for(client.app[keys.RESPONDER].drained(), timeout=10)
+
+
 class WhatsApp:
     def __init__(self, client, twilio) -> None:
         self.client, self.twilio = client, twilio
@@ -194,7 +201,9 @@ class WhatsApp:
 
         url = signed_url or PUBLIC_BASE_URL + path
         headers = {"X-Twilio-Signature": signature if signature is not None else sign(url, form, self.twilio.auth_token)}
-        return await self.client.post(path, data=form, headers=headers)
+        response = await self.client.post(path, data=form, headers=headers)
+        await answered(self.client)  # the webhook answers Twilio first; the turn runs just after
+        return response
 
     async def say(self, body: str = "", *, phone: str = CUSTOMER_PHONE, **options):
         """A customer's WhatsApp message, signed, as Twilio would post it. Returns (response, form)."""

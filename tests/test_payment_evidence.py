@@ -18,7 +18,7 @@ from yarl import URL
 from core import orders, proofs
 from core.clock import FakeClock
 from core.models import PaymentProof, ReceiptFile
-from tests.conftest import ADMIN_PHONE
+from tests.conftest import ADMIN_PHONE, answered
 from tests.fake_twilio import ACCOUNT_SID, API_VERSION
 from tests.helpers import eventually, make_product, place_order
 from tests.test_payment_texts import CORPUS, REF
@@ -454,6 +454,7 @@ async def test_without_twilio_credentials_no_receipt_is_downloaded_and_the_proof
     form = twilio.inbound_form(order["customerPhone"], "here is my receipt", media=[(url, "image/jpeg")])
 
     response = await client.post("/webhooks/twilio/whatsapp", data=form)
+    await answered(client)
 
     assert response.status == 200
     [proof] = await proof_rows(uow, order)

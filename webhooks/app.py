@@ -13,6 +13,7 @@ from core.settings import Settings
 from core.uow import UnitOfWork
 from webhooks import api, cors, delivery, keys, media, metrics, openapi, ratelimit, scheduler, twilio
 from webhooks.problems import problem_middleware
+from webhooks.responder import Responder
 from webhooks.routing import MAX_BODY, add_routes
 from webhooks.sender import ConsoleTransport, Sender, TwilioTransport
 
@@ -72,9 +73,15 @@ async def _sender(app: web.Application, policy: delivery.Policy, sweep_seconds: 
                     sole_sender=is_sqlite(settings.database_url))
     app[keys.SENDER] = sender
     task = asyncio.create_task(sender.run(), name="outbox-sender")
-    leftovers = asyncio.create_task(twilio.process_leftovers(app[keys.UOW]), name="inbound-leftovers")
+    responder = app[keys.RESPONDER] = Responder(app[keys.UOW], twilio.process)
+    answering = asyncio.create_task(responder.run(), name="inbound-responder")
     yield
-    await asyncio.wait_for(leftovers, SHUTDOWN_GRACE_S)
+    responder.stop()
+    try:
+        await asyncio.wait_for(answering, SHUTDOWN_GRACE_S)
+    except asyncio.TimeoutError:
+        log.warning("inbound messages were still being answered after %ss; the rest is answered after restart",
+                    SHUTDOWN_GRACE_S)
     sender.stop()
     try:
         await asyncio.wait_for(task, SHUTDOWN_GRACE_S)

@@ -12,5 +12,6 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 UOW = web.AppKey("uow", UnitOfWork)
 CLOCK = web.AppKey("clock", object)
 SENDER = web.AppKey("sender", object)
+RESPONDER = web.AppKey("responder", object)  # webhooks.responder.Responder
 RECEIPTS = web.AppKey("receipts", object)  # webhooks.media.ReceiptFetcher
 ORDER_RATE = web.AppKey("order_rate", object)  # webhooks.ratelimit.SlidingWindow, per client IP

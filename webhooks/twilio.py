@@ -1,8 +1,8 @@
-"""Twilio's webhooks: signature first (403, nothing written), store by MessageSid, answer empty TwiML."""
+"""Twilio's webhooks: signature first (403, nothing written), store by MessageSid, answer empty TwiML;
+the conversation turn runs after, in webhooks/responder.py."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from aiohttp import web
 from twilio.request_validator import RequestValidator
@@ -61,9 +61,10 @@ async def inbound(request: web.Request) -> web.Response:
             profile_name=(str(form["ProfileName"])[:200] if form.get("ProfileName") else None))
         await tx.commit()
     if message_id is not None:
-        await process(uow, message_id)
-        if media and request.app.get(keys.RECEIPTS) is not None:
-            request.app[keys.RECEIPTS].fetch_for(message_id)  # in the background, after the commit
+        # Answered by the responder, from the database: Twilio gets its answer now, whatever the
+        # conversation turn costs. The receipts are fetched once the turn has recorded the proof.
+        receipts = request.app.get(keys.RECEIPTS) if media else None
+        request.app[keys.RESPONDER].submit(message_id, then=receipts and (lambda: receipts.fetch_for(message_id)))
     return _twiml()
 
 
@@ -93,21 +94,6 @@ async def process(uow, message_id: int) -> None:
                                                 "order": " (we could not handle this message automatically)",
                                                 "text": message.body[:600] or "[media]"})
             await tx.commit()
-
-
-async def process_leftovers(uow, *, grace: timedelta = timedelta(seconds=30)) -> int:
-    """At start-up: answer what a crashed process stored but never handled (each message once)."""
-    try:
-        async with uow() as tx:
-            ids = await inbox.unprocessed_ids(tx, older_than=tx.now() - grace)
-    except Exception:  # the database may not answer yet; /health says so, the server keeps running
-        log.exception("could not look for inbound messages left unhandled")
-        return 0
-    for message_id in ids:
-        await process(uow, message_id)
-    if ids:
-        log.info("answered %d inbound message(s) left unhandled by an earlier process", len(ids))
-    return len(ids)
 
 
 async def status_callback(request: web.Request) -> web.Response:
