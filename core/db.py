@@ -10,9 +10,15 @@ SQLite's busy handler behind a transaction of the same process.
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 
-from sqlalchemy import event, pool, text
+from sqlalchemy import String, TypeDecorator, bindparam, event, pool, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.sqltypes import NullType
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.dialects import postgresql, registry, sqlite
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import make_url
@@ -47,6 +53,49 @@ class _InlineCursor(sqlite3.Cursor):
 class _InlineConnection(sqlite3.Connection):
     def cursor(self, factory=_InlineCursor):
         return super().cursor(factory)
+
+
+class _Values(TypeDecorator):
+    """A list of strings as one parameter: a text[] on PostgreSQL, a JSON array on SQLite."""
+
+    impl = String
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        return dialect.type_descriptor(ARRAY(String) if dialect.name == "postgresql" else String())
+
+    def process_bind_param(self, value, dialect):
+        return list(value) if dialect.name == "postgresql" else json.dumps(list(value))
+
+
+class _OneOf(ColumnElement):
+    """`column` is one of the values of a list parameter, written so that the SQL is the same for
+    any length of list (an expanding IN is rendered anew per length, and PostgreSQL then prepares
+    each length as a new statement)."""
+
+    inherit_cache = True
+    type = NullType()  # a Boolean type would be written "... = 1" in a WHERE on SQLite, defeating its index
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement),
+                           ("values", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column, values) -> None:
+        self.column, self.values = column, values
+
+
+@compiles(_OneOf)
+def _one_of_sqlite(element, compiler, **kw):
+    return (f"{compiler.process(element.column, **kw)} IN "
+            f"(SELECT value FROM json_each({compiler.process(element.values, **kw)}))")
+
+
+@compiles(_OneOf, "postgresql")
+def _one_of_postgresql(element, compiler, **kw):
+    return f"{compiler.process(element.column, **kw)} = ANY({compiler.process(element.values, **kw)})"
+
+
+def one_of(column, name: str) -> ColumnElement:
+    """`column IN <the list given as parameter name>`, for prebuilt statements."""
+    return _OneOf(column, bindparam(name, type_=_Values()))
 
 
 def is_sqlite(url: str) -> bool:

@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from core import alerts, outbox, stock, views
-from core.db import insert_unless_taken, lock_name
+from core.db import insert_unless_taken, lock_name, one_of
 from core.errors import (InvalidField, InvalidTransition, NotFound, PriceMismatch, ReferenceConflict,
                          TooManyPendingOrders)
 from core.models import Order, OrderEvent, OrderItem, Product, new_id
@@ -25,8 +25,7 @@ ORDERS, ITEMS, EVENTS, PRODUCTS = Order.__table__, OrderItem.__table__, OrderEve
 SELECT_BY_REFERENCE = select(ORDERS.c.id, ORDERS.c.content_hash).where(ORDERS.c.reference == bindparam("reference"))
 SELECT_PRODUCTS = select(PRODUCTS.c.id, PRODUCTS.c.name, PRODUCTS.c.barcode, PRODUCTS.c.price,
                          PRODUCTS.c.discounted_price, PRODUCTS.c.image_urls).where(
-    or_(PRODUCTS.c.id.in_(bindparam("ids", expanding=True)),
-        PRODUCTS.c.barcode.in_(bindparam("barcodes", expanding=True))))
+    or_(one_of(PRODUCTS.c.id, "ids"), one_of(PRODUCTS.c.barcode, "barcodes")))
 INSERT_ITEMS = insert(ITEMS).returning(ITEMS.c.id, sort_by_parameter_order=True)
 INSERT_EVENT = insert(EVENTS)
 # The SET clause comes from the parameters' other keys; the row is guarded by the status read.

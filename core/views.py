@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy import bindparam, func, or_, select
 
+from core.db import one_of
 from core.models import Order, OrderEvent, OrderItem, PaymentProof
 from core.references import canonical
 
@@ -98,11 +99,11 @@ def order_from_row(row) -> OrderView:
 # Built once; keys and ids come as parameters.
 BY_KEY = select(*ORDER_COLUMNS).where(or_(orders_t.c.id == bindparam("key"), orders_t.c.reference == bindparam("reference")))
 BY_KEY_LOCKED = BY_KEY.with_for_update()
-ITEMS_OF = (select(*ITEM_COLUMNS).where(items_t.c.order_id.in_(bindparam("ids", expanding=True)))
+ITEMS_OF = (select(*ITEM_COLUMNS).where(one_of(items_t.c.order_id, "ids"))
             .order_by(items_t.c.order_id, items_t.c.position))
-HISTORY_OF = (select(*HISTORY_COLUMNS).where(history_t.c.order_id.in_(bindparam("ids", expanding=True)))
+HISTORY_OF = (select(*HISTORY_COLUMNS).where(one_of(history_t.c.order_id, "ids"))
               .order_by(history_t.c.id))
-PROOFS_OF = (select(*PROOF_COLUMNS).where(proofs_t.c.order_id.in_(bindparam("ids", expanding=True)))
+PROOFS_OF = (select(*PROOF_COLUMNS).where(one_of(proofs_t.c.order_id, "ids"))
              .order_by(proofs_t.c.id))
 
 
