@@ -105,7 +105,12 @@ class UnitOfWork:
             await self._writers.acquire()
         try:
             conn = await self._engine.connect()
-            self.conn = await conn.execution_options(**{READONLY: True}) if self.readonly else conn
+            if self.readonly:
+                # SQLite: a deferred BEGIN, one snapshot, no write lock. PostgreSQL: autocommit, which
+                # saves the BEGIN and ROLLBACK round trips; each read sees the latest committed rows.
+                conn = await conn.execution_options(
+                    **{READONLY: True}, **({} if self._writers.serial else {"isolation_level": "AUTOCOMMIT"}))
+            self.conn = conn
             await self.conn.begin()
             # SQLite's driver is synchronous (core/db.py), so its statements need no greenlet hand-off.
             self._inline = self.conn.sync_connection if self._writers.serial else None
