@@ -123,7 +123,7 @@ def print_all(args, meta: dict, out: dict, rss_mb: dict, log_problems: list[str]
         t.phase(f"{label}: answers", p, f"offered {p['planned']}, peak in flight {p['peak_in_flight']}",
                 per_s=p["planned"] / p["seconds"] if p["seconds"] > 0 else None)
         lat = sorted(p["reply_ms"])
-        t.add(f"{label}: sent -> reply at fake Twilio", len(lat), p["dropped"], None, percentile(lat, 50),
+        t.add("webhook paced: sent -> reply at fake Twilio", len(lat), p["dropped"], None, percentile(lat, 50),
               percentile(lat, 99), lat[-1] if lat else None, f"dropped {p['dropped']} of {p['planned']}")
         t.notes.append(f"paced: latency from each message's scheduled send time to its reply reaching the fake "
                        f"Twilio; no reply within 90 s of the last send = dropped (the err column); "
