@@ -55,6 +55,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -234,11 +235,22 @@ class Bench:
             raise RuntimeError(f"the load driver failed with exit code {done.returncode}")
         return json.loads(done.stdout)
 
-    def log_problems(self, limit: int = 8) -> list[str]:
+    def log_problems(self, limit: int = 6) -> list[str]:
+        """Per server, its ERROR lines and the exceptions that ended its tracebacks, counted."""
         found = []
         for name, (_, log_path) in self.servers.items():
             lines = log_path.read_text(errors="replace").splitlines() if log_path.exists() else []
-            found += [f"{name}: {line}" for line in lines if " ERROR " in line or "Traceback" in line][:limit]
+            seen: Counter = Counter()
+            in_traceback = False
+            for line in lines:
+                if line.startswith("Traceback"):
+                    in_traceback = True
+                elif in_traceback and line and not line[0].isspace():
+                    in_traceback = False  # the exception that ended it: "Type: message"
+                    seen[line[:300]] += 1
+                elif " ERROR " in line:
+                    seen[line.split(" ", 2)[-1][:300]] += 1  # without its date and time, to count alike
+            found += [f"{name}: x{times} {line}" for line, times in seen.most_common(limit)]
         return found
 
     def close(self, ok: bool) -> None:
@@ -295,8 +307,9 @@ def run_webhooks(bench: Bench, phases: set[str], out: dict) -> None:
     url = bench.database("webhooks")
     cfg = {"phases": phases, "concurrency": args.concurrency, "burst_seconds": args.burst_seconds,
            "rate": args.rate, "paced_seconds": args.paced_seconds}
-    print(f"webhooks: {'burst %gs' % args.burst_seconds if 'burst' in phases else ''}"
-          f"{' paced %g/s for %gs' % (args.rate, args.paced_seconds) if 'paced' in phases else ''}...", flush=True)
+    planned = [f"burst {args.burst_seconds:g} s" if "burst" in phases else "",
+               f"paced {args.rate:g}/s for {args.paced_seconds:g} s" if "paced" in phases else ""]
+    print(f"webhooks: {', '.join(filter(None, planned))}...", flush=True)
     was_up = []
 
     def stop() -> None:  # called before the fake Twilio closes, also on failure or Ctrl-C
