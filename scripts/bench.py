@@ -354,7 +354,7 @@ def run_scale(bench: Bench, out: dict) -> None:
                                       "probes": scale_probes(found), "requests": args.scale_requests,
                                       "probe_seconds": args.probe_seconds})["probes"]
     bench.retire("scale")  # the jobs below are the only writer
-    print(f"scale: running each scheduled job once at {loaded} orders...", flush=True)
+    print(f"scale: running each scheduled job, cold then warm, at {loaded} orders...", flush=True)
     jobs = asyncio.run(bench_scale.time_jobs(url, ADMIN_PHONE))
     out["scale"] = {"sizes": sizes, "timings": timings, "loads": loads, "jobs": jobs, "probes": found}
 
