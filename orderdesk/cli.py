@@ -41,10 +41,14 @@ def cmd_serve(args, settings: Settings) -> int:
                                   ("TWILIO_AUTH_TOKEN", settings.twilio_auth_token)) if not v]
         print(f"ORDERDESK_ENV=production needs {' and '.join(missing)}; refusing to start.", file=sys.stderr)
         return 2
-    import uvloop  # a faster event loop; the server's behaviour is the same on asyncio's own
-
+    try:
+        import uvloop  # a faster event loop (docs/performance.md); asyncio's own behaves the same
+    except ImportError:  # not built for this platform
+        loop = None
+    else:
+        loop = uvloop.new_event_loop()
     web.run_app(create_app(settings), host=args.host, port=args.port, print=lambda *_: None,
-                access_log=None, handle_signals=True, loop=uvloop.new_event_loop())
+                access_log=None, handle_signals=True, loop=loop)
     return 0
 
 
@@ -216,5 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Twilio's client logs every request and answer at INFO: a cost per message, and the sender logs
+    # what matters (failures, retries) itself.
+    logging.getLogger("twilio").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     return args.func(args, Settings())
