@@ -146,14 +146,18 @@ def insert_ignoring_duplicates(session, model):
 _PREPARED: dict = {}
 
 
-def insert_unless_taken(session, table, key: tuple[str, ...]):
-    """`INSERT INTO table ... ON CONFLICT (key) DO NOTHING`, built once per dialect and kept: the
-    values come as parameters at execution, so SQLAlchemy neither rebuilds nor re-keys it per call."""
+def insert_unless_taken(session, table, key: tuple[str, ...], returning: str | None = None):
+    """`INSERT INTO table ... ON CONFLICT (key) DO NOTHING [RETURNING column]`, built once per dialect
+    and kept: the values come as parameters at execution, so SQLAlchemy neither rebuilds nor re-keys
+    it per call."""
     dialect = dialect_of(session)
-    statement = _PREPARED.get((dialect, table.name, key))
+    statement = _PREPARED.get((dialect, table.name, key, returning))
     if statement is None:
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = _PREPARED[(dialect, table.name, key)] = insert(table).on_conflict_do_nothing(index_elements=list(key))
+        statement = insert(table).on_conflict_do_nothing(index_elements=list(key))
+        if returning:
+            statement = statement.returning(table.c[returning])
+        _PREPARED[(dialect, table.name, key, returning)] = statement
     return statement
 
 

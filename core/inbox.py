@@ -6,7 +6,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from core import alerts
-from core.db import insert_ignoring_duplicates
+from core.db import insert_unless_taken
 from core.models import InboundMessage, OutboundMessage
 from core.phones import try_e164
 
@@ -15,16 +15,12 @@ RATE_WINDOW = timedelta(minutes=1)
 
 async def store(uow, *, message_sid: str, from_phone: str, body: str, media: list[dict],
                 wa_id: str | None, profile_name: str | None) -> int | None:
-    """Keep the message; None when this MessageSid was stored before (a Twilio retry or a duplicate)."""
-    result = await uow.session.execute(
-        insert_ignoring_duplicates(uow.session, InboundMessage)
-        .values(message_sid=message_sid, from_phone=from_phone, body=body, media=media, wa_id=wa_id,
-                profile_name=profile_name, received_at=uow.now())
-        .on_conflict_do_nothing(index_elements=["message_sid"])
-    )
-    if result.rowcount != 1:
-        return None
-    return await uow.session.scalar(select(InboundMessage.id).where(InboundMessage.message_sid == message_sid))
+    """Keep the message; its id, or None when this MessageSid was stored before (a Twilio retry or a
+    duplicate). One statement: the insert names the new row's id, or nothing on a duplicate."""
+    statement = insert_unless_taken(uow.conn, InboundMessage.__table__, ("message_sid",), returning="id")
+    return (await uow.execute(statement, {
+        "message_sid": message_sid, "from_phone": from_phone, "body": body, "media": media, "wa_id": wa_id,
+        "profile_name": profile_name, "received_at": uow.now()})).scalar()
 
 
 async def unprocessed_ids(uow, *, older_than: datetime, limit: int = 500) -> list[int]:

@@ -53,6 +53,9 @@ class Responder:
                 continue
             if message_id:
                 await self._answer(message_id, then)
+                # On SQLite a turn runs without ever yielding to the loop; let the webhooks (and
+                # everything else waiting) in between turns, so a backlog never delays Twilio's answers.
+                await asyncio.sleep(0)
             if self._queue.empty():
                 self._idle.set()
                 if self._stopping:
