@@ -198,7 +198,7 @@ async def add_note(uow, key: str, note: str, actor: str) -> Outcome:
 async def _locked(uow, key: str) -> OrderView:
     """The order and its lines, its row locked until the transaction ends. ORM changes still
     pending in the session are written first, so the SQL below never overtakes them."""
-    await uow.session.flush()
+    await uow.flush()
     order = await views.find(uow, key, for_update=True, whole=False)
     if order is None:
         raise NotFound("order", key)

@@ -135,6 +135,11 @@ class UnitOfWork:
             if not self.readonly:
                 self._writers.release()
 
+    async def flush(self) -> None:
+        """Write the ORM session's pending changes, if a session was made at all."""
+        if self._session is not None:
+            await self._session.flush()
+
     async def execute(self, statement, parameters=None):
         """Run Core SQL in this transaction (bypassing the ORM session); returns its result."""
         if self._inline is not None:
@@ -145,8 +150,7 @@ class UnitOfWork:
         return (await self.execute(statement, parameters)).scalar()
 
     async def commit(self) -> None:
-        if self._session is not None:
-            await self._session.flush()
+        await self.flush()
         await self.conn.commit()
         queued, self.queued = self.queued, 0
         if queued and self._after_commit:

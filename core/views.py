@@ -96,9 +96,12 @@ def order_from_row(row) -> OrderView:
     return OrderView(*row)
 
 
-# Built once; keys and ids come as parameters.
-BY_KEY = select(*ORDER_COLUMNS).where(or_(orders_t.c.id == bindparam("key"), orders_t.c.reference == bindparam("reference")))
-BY_KEY_LOCKED = BY_KEY.with_for_update()
+# Built once; keys and ids come as parameters. An order comes with its lines in one query.
+BY_KEY = (select(*ORDER_COLUMNS, *ITEM_COLUMNS)
+          .select_from(orders_t.outerjoin(items_t, items_t.c.order_id == orders_t.c.id))
+          .where(or_(orders_t.c.id == bindparam("key"), orders_t.c.reference == bindparam("reference")))
+          .order_by(items_t.c.position))
+BY_KEY_LOCKED = BY_KEY.with_for_update(of=orders_t)
 ITEMS_OF = (select(*ITEM_COLUMNS).where(one_of(items_t.c.order_id, "ids"))
             .order_by(items_t.c.order_id, items_t.c.position))
 HISTORY_OF = (select(*HISTORY_COLUMNS).where(one_of(history_t.c.order_id, "ids"))
@@ -111,12 +114,14 @@ async def find(uow, key: str, *, for_update: bool = False, whole: bool = True) -
     """The order `key` (its UUID, or its reference in any written form) names, with its lines (and,
     when `whole`, its history and proofs), or None. `for_update` locks the order's row until the
     transaction ends (PostgreSQL; SQLite's writers are serial already)."""
-    row = (await uow.execute(BY_KEY_LOCKED if for_update else BY_KEY,
-                                     {"key": key, "reference": canonical(key) or key})).first()
-    if row is None:
+    rows = (await uow.execute(BY_KEY_LOCKED if for_update else BY_KEY,
+                              {"key": key, "reference": canonical(key) or key})).all()
+    if not rows:
         return None
-    order = order_from_row(row)
-    await attach(uow, [order], history=whole, proofs=whole)
+    width = len(ORDER_COLUMNS)
+    order = order_from_row(rows[0][:width])
+    order.items = [ItemView(row[width], *row[width + 2:]) for row in rows if row[width] is not None]
+    await attach(uow, [order], items=False, history=whole, proofs=whole)
     return order
 
 
