@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import time
 
 from sqlalchemy import String, TypeDecorator, bindparam, event, pool, text
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -22,6 +23,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.dialects import postgresql, registry, sqlite
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -102,13 +104,34 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str, **kwargs) -> AsyncEngine:
+def make_engine(url: str, *, ping_after_idle_s: float = 10, **kwargs) -> AsyncEngine:
     if is_sqlite(url):
         inline = make_url(url).set(drivername="sqlite+inline")
         engine = create_async_engine(inline, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "factory": _InlineConnection}, **kwargs)
         _tune_sqlite(engine)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    _ping_after_idle(engine, ping_after_idle_s)
+    return engine
+
+
+def _ping_after_idle(engine: AsyncEngine, seconds: float) -> None:
+    """Pessimistic disconnect handling, paid only where it buys something: a pooled connection idle
+    for a while (a database restart, a platform's maintenance, a proxy's timeout may have closed
+    it) is pinged before use and replaced if dead; one in constant use is not, which spares a
+    round trip per request under load (SQLAlchemy's pool_pre_ping pings at every checkout)."""
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(_dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi_connection, record, _proxy):
+        since = record.info.get("idle_since")
+        if since is not None and time.monotonic() - since >= seconds:
+            try:
+                dbapi_connection.ping()
+            except Exception as exc:  # the pool discards this connection and checks out another
+                raise DisconnectionError("the pooled connection was closed while idle") from exc
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:
