@@ -20,6 +20,8 @@ from core.status import ALLOWED, PaymentStatus, Status
 from core.views import EventView, ItemView, OrderView
 
 
+REFERENCE_DRAWS = 20  # a generated reference's 4-character tail can repeat within one second
+
 # The statements of the hot paths, built once: values come as parameters at execution.
 ORDERS, ITEMS, EVENTS, PRODUCTS = Order.__table__, OrderItem.__table__, OrderEvent.__table__, Product.__table__
 SELECT_BY_REFERENCE = select(ORDERS.c.id, ORDERS.c.content_hash).where(ORDERS.c.reference == bindparam("reference"))
@@ -112,27 +114,36 @@ async def create_order(uow, new: NewOrder, actor: str = "storefront") -> Outcome
     limit = settings.max_pending_orders_per_phone
     if limit:
         await lock_name(uow.conn, f"pending-orders:{phone}")  # checkouts of one number count in turn
-    if reference is None:
-        reference = await _unused_reference(session, settings.order_reference_prefix, now)
-    elif (existing := await _existing(session, reference)) is not None:
-        # A retried checkout gets its order back even if prices changed since: it was placed already.
-        return await _same_or_conflict(uow, existing, content_hash)
-    if limit:
-        await _check_pending_limit(session, phone, limit)
     total = sum((line.subtotal for line in lines), Decimal("0.00"))
     item_count = sum(line.quantity for line in lines)
-    _check_client_figures(new, lines, total, item_count)
+    try:
+        if limit:
+            await _check_pending_limit(session, phone, limit)
+        _check_client_figures(new, lines, total, item_count)
+    except (PriceMismatch, TooManyPendingOrders):
+        # A retried checkout gets its order back even if prices changed since: it was placed already.
+        if reference is not None and (existing := await _existing(session, reference)) is not None:
+            return await _same_or_conflict(uow, existing, content_hash)
+        raise
 
     order = OrderView(id=new_id(), reference=reference, customer_name=new.customer_name.strip(),
                       customer_phone=phone, customer_address=new.customer_address or "", notes=new.notes or "",
                       status=Status.PENDING.value, payment_status=PaymentStatus.UNPAID.value, total=total,
                       item_count=item_count, content_hash=content_hash, stock_taken=False, created_at=now,
                       updated_at=now, items=lines)
-    values = {column.name: getattr(order, column.name) for column in views.ORDER_COLUMNS}
-    inserted = await session.execute(insert_unless_taken(uow.conn, ORDERS, ("reference",)), values)
-    if inserted.rowcount != 1:
-        # Another request created the same reference a moment ago: answer as if we had seen it.
-        return await _same_or_conflict(uow, await _existing(session, reference), content_hash)
+    # The reference's unique index decides, in the insert itself: no look-up first. A storefront's
+    # reference already taken is a retried checkout (or another order); a generated one is drawn again.
+    generated = reference is None
+    for _ in range(REFERENCE_DRAWS if generated else 1):
+        if generated:
+            order.reference = new_reference(settings.order_reference_prefix, now)
+        values = {column.name: getattr(order, column.name) for column in views.ORDER_COLUMNS}
+        if (await session.execute(insert_unless_taken(uow.conn, ORDERS, ("reference",)), values)).rowcount == 1:
+            break
+        if not generated:
+            return await _same_or_conflict(uow, await _existing(session, order.reference), content_hash)
+    else:
+        raise RuntimeError("could not find a free order reference")  # 20 clashes in a row: 1.68M tails
     ids = await session.execute(
         INSERT_ITEMS, [{"order_id": order.id, "position": position, **_line_values(line)}
                        for position, line in enumerate(lines)])
@@ -260,15 +271,6 @@ async def _check_pending_limit(session, phone: str, limit: int) -> None:
                                    .where(Order.customer_phone == phone, Order.status == Status.PENDING.value))
     if pending >= limit:
         raise TooManyPendingOrders(phone, limit, pending)
-
-
-async def _unused_reference(session, prefix: str, now) -> str:
-    """A generated reference nobody holds yet (the 4-character tail can repeat within one second)."""
-    for _ in range(20):
-        reference = new_reference(prefix, now)
-        if await _existing(session, reference) is None:
-            return reference
-    raise RuntimeError("could not find a free order reference")  # 20 clashes in a row: 1.68M tails
 
 
 async def _existing(session, reference: str):
