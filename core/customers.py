@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from core import orders
-from core.db import insert_ignoring_duplicates
+from core.db import insert_unless_taken
 from core.models import Customer, Order
 from core.status import Status
 
@@ -13,10 +13,8 @@ async def touch(uow, phone: str, *, wa_id: str | None = None, profile_name: str 
                 inbound: bool = True) -> Customer:
     """The customer row for `phone`, created on first contact; an inbound message opens their window."""
     now = uow.now()
-    await uow.session.execute(
-        insert_ignoring_duplicates(uow.session, Customer)
-        .values(phone=phone, opted_out=False, created_at=now).on_conflict_do_nothing(index_elements=["phone"])
-    )
+    await uow.execute(insert_unless_taken(uow.conn, Customer.__table__, ("phone",)),
+                      {"phone": phone, "opted_out": False, "created_at": now})
     customer = await uow.session.get(Customer, phone, with_for_update=True, populate_existing=True)
     if wa_id:
         customer.wa_id = wa_id
