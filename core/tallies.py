@@ -44,13 +44,13 @@ async def count(uow, subject: str, status: str | None = None) -> int:
     return int(await uow.scalar(OF_STATUS, {"subject": subject, "status": status}))
 
 
-async def fold(uow) -> int:
-    """Sum the tallies into one row per (subject, status), a chunk per short write transaction;
+async def fold(uow, chunk: int = FOLD_CHUNK) -> int:
+    """Sum the tallies into one row per (subject, status), `chunk` rows per short write transaction;
     returns how many rows were folded."""
     folded = 0
     while True:
         async with uow() as tx:
-            taken = (await tx.execute(TAKE_OLDEST, {"chunk": FOLD_CHUNK})).all()
+            taken = (await tx.execute(TAKE_OLDEST, {"chunk": chunk})).all()
             sums: dict[tuple[str, str], int] = defaultdict(int)
             for subject, status, n in taken:
                 sums[(subject, status)] += n
@@ -60,5 +60,5 @@ async def fold(uow) -> int:
             await tx.commit()
         folded += len(taken)
         # A chunk that folded into as many rows as it took is already folded: nothing more to gain.
-        if len(taken) < FOLD_CHUNK or len(rows) >= len(taken):
+        if len(taken) < chunk or len(rows) >= len(taken):
             return folded
