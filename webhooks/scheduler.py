@@ -49,11 +49,10 @@ def due_key(job: jobs.Job, now: datetime, settings: Settings) -> str:
 
 
 async def run(uow, job: jobs.Job, operation) -> str | None:
-    """One due run of `job`, in its own transaction; a failure is logged and tried at the next time."""
+    """One due run of `job` (its claim, then its work, in short transactions of their own); a failure
+    is logged and the next due time tries again."""
     try:
-        async with uow() as tx:
-            result = await jobs.run_once(tx, job, due_key(job, tx.now(), tx.settings), operation)
-            await tx.commit()
+        result = await jobs.run_once(uow, job, due_key(job, uow.now(), uow.settings), operation)
     except Exception:  # a job must never take the scheduler down; the next due time tries again
         log.exception("job %s failed", job.name)
         return None
