@@ -204,8 +204,14 @@ def _statement(dialect: str, what: str, status: bool, phone: bool, search: str |
         if what == "count":
             only_fts = dialect == "sqlite" and search == "indexed" and not (status or phone)
             _STATEMENTS[key] = FTS_COUNT if only_fts else select(func.count()).select_from(orders_t).where(*where)
-        else:
+        elif what == "ids in order":
             _STATEMENTS[key] = (select(orders_t.c.id).where(*where).order_by(*NEWEST_FIRST)
+                                .limit(bindparam("limit")).offset(bindparam("offset")))
+        else:
+            # Materialized, so the matches are taken first whatever the plan: PostgreSQL's generic plan
+            # for a prepared statement, not knowing the term, would otherwise walk the index newest first.
+            matches = select(orders_t.c.id, orders_t.c.created_at).where(*where).cte("matches").prefix_with("MATERIALIZED")
+            _STATEMENTS[key] = (select(matches.c.id).order_by(matches.c.created_at.desc(), matches.c.id.desc())
                                 .limit(bindparam("limit")).offset(bindparam("offset")))
     return _STATEMENTS[key]
 
