@@ -21,10 +21,12 @@ BY_SUBJECT_AND_STATUS = (select(TALLIES.c.subject, TALLIES.c.status, func.sum(TA
                          .group_by(TALLIES.c.subject, TALLIES.c.status))
 OF_SUBJECT = select(func.coalesce(func.sum(TALLIES.c.n), 0)).where(TALLIES.c.subject == bindparam("subject"))
 OF_STATUS = OF_SUBJECT.where(TALLIES.c.status == bindparam("status"))
-# One statement takes the rows and answers what it took: another fold at the same time (another
-# process) deletes other rows or none of these, so every row is summed exactly once.
+# One statement takes the rows and answers what it took, so every row is summed exactly once. A fold
+# running at the same time in another process (PostgreSQL) skips the rows this one has locked, rather
+# than waiting for them or deadlocking over them.
 TAKE_OLDEST = (delete(TALLIES)
-               .where(TALLIES.c.id.in_(select(TALLIES.c.id).order_by(TALLIES.c.id).limit(bindparam("chunk"))))
+               .where(TALLIES.c.id.in_(select(TALLIES.c.id).order_by(TALLIES.c.id).limit(bindparam("chunk"))
+                                       .with_for_update(skip_locked=True)))
                .returning(TALLIES.c.subject, TALLIES.c.status, TALLIES.c.n))
 ADD = insert(TALLIES)
 
