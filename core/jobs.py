@@ -1,8 +1,13 @@
 """Scheduled work: payment reminders, expiry of unpaid orders, the daily digest.
 
-Each job is a plain operation on a unit of work, so tests run it with a settable clock. `run_once`
-is how several server processes on one database agree that a job runs once per due time: the
-first to insert the (job, due_key) row runs it, the others see the row and skip.
+Each job is a plain operation on a unit of work factory (`uow`, opened as `async with uow() as tx`),
+so tests run it with a settable clock. `run_once` is how several server processes on one database
+agree that a job runs once per due time: the first to insert the (job, due_key) row runs it, the
+others see the row and skip.
+
+A job never holds the write lock for long (on SQLite the lock is the whole database's): it finds its
+work in a read-only unit of work, then does it in short write transactions of a few orders each,
+each checking again, under its lock, that its orders are still due.
 """
 from __future__ import annotations
 
@@ -11,14 +16,16 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, literal, select
+from sqlalchemy import bindparam, exists, func, literal, select, update
 
-from core import alerts, customers, orders, outbox
+from core import alerts, customers, orders, outbox, tallies
 from core.db import insert_ignoring_duplicates
-from core.models import Customer, JobRun, Order, OrderEvent, OutboundMessage, Product
+from core.models import Customer, JobRun, Order, OrderEvent, OutboundMessage, PaymentProof, Product
 from core.status import PaymentStatus, Status
 
 BATCH = 200  # orders a sweep handles at most; the next sweep takes the rest
+REMINDERS_PER_TRANSACTION = 10  # each well under 5 ms of SQLite's write lock (about 2 ms)
+EXPIRIES_PER_TRANSACTION = 3  # a cancel writes the order, its history and the customer's message
 
 
 @dataclass(frozen=True)
@@ -31,49 +38,100 @@ REMINDERS = Job("payment_reminders", "remind pending unpaid orders older than PA
 EXPIRY = Job("expire_pending", "cancel pending unpaid orders older than PENDING_EXPIRY_AFTER")
 DIGEST = Job("daily_digest", "the admins' summary at DAILY_DIGEST_AT")
 
+RUN_FINISHED = (update(JobRun.__table__)
+                .where(JobRun.job == bindparam("b_job"), JobRun.due_key == bindparam("b_due_key"))
+                .values(finished_at=bindparam("finished_at"), result=bindparam("result")))
+
 
 async def run_once(uow, job: Job, due_key: str, operation) -> str | None:
-    """Run `operation(uow)` unless another process already ran `job` for `due_key`; returns its result."""
-    started = await uow.session.execute(
-        insert_ignoring_duplicates(uow.session, JobRun)
-        .values(job=job.name, due_key=due_key, started_at=uow.now())
-        .on_conflict_do_nothing(index_elements=["job", "due_key"])
-    )
+    """Run `operation(uow)` unless another process already ran `job` for `due_key`; returns its result.
+    The claim commits on its own before the work starts; the work then commits as it goes, so a run
+    that fails half way has done its first part, and the next due time does the rest."""
+    async with uow() as tx:
+        started = await tx.session.execute(
+            insert_ignoring_duplicates(tx.session, JobRun)
+            .values(job=job.name, due_key=due_key, started_at=tx.now())
+            .on_conflict_do_nothing(index_elements=["job", "due_key"])
+        )
+        await tx.commit()
     if started.rowcount != 1:
         return None
     result = await operation(uow)
-    run = await uow.session.scalar(select(JobRun).where(JobRun.job == job.name, JobRun.due_key == due_key))
-    run.finished_at, run.result = uow.now(), result
+    async with uow() as tx:
+        await tx.execute(RUN_FINISHED, {"b_job": job.name, "b_due_key": due_key, "finished_at": tx.now(),
+                                        "result": result})
+        await tx.commit()
     return result
 
 
-def _unpaid_pending_older_than(cutoff: datetime):
-    return and_(Order.status == Status.PENDING.value, Order.payment_status == PaymentStatus.UNPAID.value,
-                Order.created_at <= cutoff)
+def _batches(ids: list, size: int):
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
+ORDERS, OUTBOX, PROOFS = Order.__table__, OutboundMessage.__table__, PaymentProof.__table__
+# Pending, unpaid and created before the cutoff: found through ix_orders_unpaid, oldest first.
+UNPAID_PENDING = (ORDERS.c.status == Status.PENDING.value, ORDERS.c.payment_status == PaymentStatus.UNPAID.value,
+                  ORDERS.c.created_at <= bindparam("cutoff"))
+NOT_REMINDED = ~exists().where(
+    OUTBOX.c.key == literal("order:") + ORDERS.c.id + literal(":payment-reminder"))  # the unique key's index
+NO_PROOF = ~exists().where(PROOFS.c.order_id == ORDERS.c.id)
+DUE_REMINDERS = select(ORDERS.c.id).where(*UNPAID_PENDING, NOT_REMINDED).order_by(ORDERS.c.created_at).limit(BATCH)
+DUE_EXPIRIES = select(ORDERS.c.id).where(*UNPAID_PENDING, NO_PROOF).order_by(ORDERS.c.created_at).limit(BATCH)
+
+# A batch's orders as they stand now, by primary key (a status condition here would draw SQLite to
+# walk ix_orders_unpaid instead); whether they are still pending and unpaid is checked on the rows.
+BATCH_OF_ORDERS = select(ORDERS.c.id, ORDERS.c.status, ORDERS.c.payment_status, ORDERS.c.reference,
+                         ORDERS.c.customer_name, ORDERS.c.customer_phone, ORDERS.c.total
+                         ).where(ORDERS.c.id.in_(bindparam("ids", expanding=True)))
+# Locked (PostgreSQL) before their proofs are looked at, as a payment report locks the order too.
+BATCH_OF_ORDERS_LOCKED = BATCH_OF_ORDERS.with_for_update()
+WITH_PROOFS = select(PROOFS.c.order_id).where(PROOFS.c.order_id.in_(bindparam("ids", expanding=True)))
+
+
+async def _still_unpaid(tx, statement, ids: list[str]) -> list:
+    """The orders of `ids` (in that order) that are still pending and unpaid."""
+    rows = {row.id: row for row in await tx.execute(statement, {"ids": ids})}
+    return [rows[key] for key in ids if key in rows and rows[key].status == Status.PENDING
+            and rows[key].payment_status == PaymentStatus.UNPAID]
 
 
 async def remind_unpaid(uow) -> str:
     after = uow.settings.payment_reminder_after
     if after is None:
         return "off"
-    reminder_key = literal("order:") + Order.id + literal(":payment-reminder")
-    rows = (await uow.session.execute(
-        select(Order).where(_unpaid_pending_older_than(uow.now() - after),
-                            ~exists().where(OutboundMessage.key == reminder_key))
-        .order_by(Order.created_at).limit(BATCH)
-    )).scalars().all()
+    cutoff = uow.now() - after
+    async with uow(readonly=True) as tx:
+        due = (await tx.execute(DUE_REMINDERS, {"cutoff": cutoff})).scalars().all()
+    queued = 0
+    for batch in _batches(due, REMINDERS_PER_TRANSACTION):
+        async with uow() as tx:
+            queued += await queue_reminders(tx, batch)
+            await tx.commit()
+    return f"{queued} reminder(s) queued"
+
+
+async def queue_reminders(tx, ids: list[str]) -> int:
+    """Queue the reminders of the orders of `ids` that are still pending and unpaid (not paid or
+    cancelled since they were found). The outbox key makes each order's reminder once-only."""
+    rows = await _still_unpaid(tx, BATCH_OF_ORDERS, ids)
+    if not rows:
+        return 0
+    # Their customers, loaded at once: the checks below and outbox.enqueue's find them in the session.
+    found = await tx.session.execute(select(Customer).where(Customer.phone.in_({row.customer_phone for row in rows})))
+    by_phone = {customer.phone: customer for customer in found.scalars()}
     queued = 0
     for order in rows:
-        customer = await uow.session.get(Customer, order.customer_phone)
-        if customer is not None and customers.is_quiet(uow, customer):
+        customer = by_phone.get(order.customer_phone)
+        if customer is not None and customers.is_quiet(tx, customer):
             continue  # the shop is talking to them; the next sweep after the quiet time reminds
         queued += await outbox.enqueue(
-            uow, to=order.customer_phone, kind="payment_reminder", order_id=order.id, unprompted=True,
+            tx, to=order.customer_phone, kind="payment_reminder", order_id=order.id, unprompted=True,
             key=f"order:{order.id}:payment-reminder",
             variables={"name": order.customer_name, "reference": order.reference,
-                       "total": alerts.money(uow.settings, order.total),
-                       "payment_instructions": uow.settings.payment_instructions})
-    return f"{queued} reminder(s) queued"
+                       "total": alerts.money(tx.settings, order.total),
+                       "payment_instructions": tx.settings.payment_instructions})
+    return queued
 
 
 async def expire_unpaid(uow) -> str:
@@ -81,27 +139,38 @@ async def expire_unpaid(uow) -> str:
     after = uow.settings.pending_expiry_after
     if after is None:
         return "off"
-    ids = (await uow.session.execute(
-        select(Order.id).where(_unpaid_pending_older_than(uow.now() - after))
-        .order_by(Order.created_at).limit(BATCH)
-    )).scalars().all()
+    cutoff = uow.now() - after
+    async with uow(readonly=True) as tx:
+        due = (await tx.execute(DUE_EXPIRIES, {"cutoff": cutoff})).scalars().all()
     cancelled = 0
-    for order_id in ids:
-        order = await orders.get_order(uow, order_id, for_update=True)
-        if order.payment_proofs or order.status != Status.PENDING:
-            continue
-        await orders.cancel_order(uow, order_id, actor="system", reason="not paid in time")
-        cancelled += 1
+    for batch in _batches(due, EXPIRIES_PER_TRANSACTION):
+        async with uow() as tx:
+            still = [row.id for row in await _still_unpaid(tx, BATCH_OF_ORDERS_LOCKED, batch)]
+            paying = set((await tx.execute(WITH_PROOFS, {"ids": still})).scalars()) if still else set()
+            for order_id in still:
+                if order_id not in paying:
+                    await orders.cancel_order(tx, order_id, actor="system", reason="not paid in time")
+                    cancelled += 1
+            await tx.commit()
     return f"{cancelled} order(s) expired"
 
 
 async def daily_digest(uow) -> str:
+    """Read in a read-only unit of work; only the admins' messages are written."""
+    async with uow(readonly=True) as tx:
+        today, variables = await _digest(tx)
+    async with uow() as tx:
+        sent = await alerts.tell_admins(tx, "admin_digest", key=f"digest:{today.isoformat()}", variables=variables)
+        await tx.commit()
+    return f"digest sent to {sent} admin(s)"
+
+
+async def _digest(uow):
     settings = uow.settings
     zone = ZoneInfo(settings.shop_timezone)
     today = uow.now().astimezone(zone).date()
     start = datetime.combine(today, time.min, zone)
-    by_status = Counter(dict((await uow.session.execute(
-        select(Order.status, func.count()).group_by(Order.status))).all()))
+    by_status = Counter((await tallies.counts(uow))["orders"])
     revenue = await uow.session.scalar(
         select(func.coalesce(func.sum(Order.total), 0)).join(OrderEvent, OrderEvent.order_id == Order.id)
         .where(OrderEvent.kind == "order_confirmed", OrderEvent.at >= start, OrderEvent.at < start + timedelta(days=1)))
@@ -115,5 +184,4 @@ async def daily_digest(uow) -> str:
         "revenue": alerts.money(settings, revenue),
         "waiting": waiting, "low_stock": ", ".join(f"{p.name} {p.stock_quantity}" for p in low[:10]) or "none",
     }
-    sent = await alerts.tell_admins(uow, "admin_digest", key=f"digest:{today.isoformat()}", variables=variables)
-    return f"digest sent to {sent} admin(s)"
+    return today, variables

@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Column,
     DateTime,
     ForeignKey,
     Index,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -100,7 +102,21 @@ class Product(Base):
 
 class Order(Base):
     __tablename__ = "orders"
-    __table_args__ = (Index("ix_orders_status_created", "status", "created_at"),)
+    __table_args__ = (
+        # The list, newest first, walks these without touching the rows: (created_at, id) is its order.
+        Index("ix_orders_created_id", "created_at", "id"),
+        Index("ix_orders_status_created_id", "status", "created_at", "id"),
+        # The reminder and expiry sweeps: pending unpaid orders, oldest first.
+        Index("ix_orders_unpaid", "status", "payment_status", "created_at"),
+        # Search (core/views.py) on PostgreSQL: trigrams of exactly what it compares. SQLite searches an
+        # FTS5 table instead (orders_search, made and kept in step by migration 0005's SQL).
+        Index("ix_orders_search_trgm", func.lower(Column("reference")).label("reference_lower"),
+              func.lower(Column("customer_name")).label("customer_name_lower"),
+              func.lower(Column("customer_phone")).label("customer_phone_lower"),
+              postgresql_using="gin",
+              postgresql_ops={"reference_lower": "gin_trgm_ops", "customer_name_lower": "gin_trgm_ops",
+                              "customer_phone_lower": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     reference: Mapped[str] = mapped_column(String(40), unique=True)
@@ -116,7 +132,7 @@ class Order(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     # True while the order holds stock taken by its confirm; cleared by the one restock.
     stock_taken: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     items: Mapped[list[OrderItem]] = relationship(
@@ -311,3 +327,17 @@ class JobRun(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     result: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Tally(Base):
+    """How many orders (by status), outbound messages (by status) and inbound messages there are, kept by
+    the database itself: triggers made by migration 0005 add a +1/-1 row for every insert, delete and
+    change of status, so counting is a sum over a few rows instead of a walk over every row, exact in any
+    transaction's snapshot. core/tallies.py reads and folds them."""
+
+    __tablename__ = "tallies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject: Mapped[str] = mapped_column(String(40))  # the table counted
+    status: Mapped[str] = mapped_column(String(20))  # "" where the table has no status
+    n: Mapped[int] = mapped_column(BigInteger)

@@ -6,12 +6,14 @@ whatever its length: the orders, then the lines, history and proofs of all of th
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import bindparam, column, func, literal_column, or_, select, table
 
+from core import tallies
 from core.db import one_of
 from core.models import Order, OrderEvent, OrderItem, PaymentProof
 from core.references import canonical
@@ -144,22 +146,101 @@ async def attach(uow, views: list[OrderView], *, items: bool = True, history: bo
             by_id[row.order_id].payment_proofs.append(ProofView(*row[1:]))
 
 
+# --- the list: filters, search, count, page --------------------------------------------------------
+#
+# A search matches an order when the term, in lower case, is a substring of lower() of its reference,
+# customer name or phone. Terms of three characters or more are looked up in a trigram index of those
+# very lower() values (migration 0005): on SQLite a contentless FTS5 table whose rowids are the
+# orders', on PostgreSQL a GIN index of pg_trgm, which PostgreSQL rechecks against the rows. Shorter
+# terms cannot use trigrams and are tested row by row. Either way the term is only ever a value: an
+# FTS5 phrase in double quotes, a LIKE pattern with its wildcards escaped, or the plain substring test.
+
+SEARCHED = (orders_t.c.reference, orders_t.c.customer_name, orders_t.c.customer_phone)
+TRIGRAM = 3
+ORDERS_SEARCH = table("orders_search", column("rowid"), column("orders_search"))
+ORDERS_ROWID = literal_column("orders.rowid")
+NEWEST_FIRST = (orders_t.c.created_at.desc(), orders_t.c.id.desc())
+BY_IDS = select(*ORDER_COLUMNS).where(one_of(orders_t.c.id, "ids"))
+FTS_MATCH = ORDERS_SEARCH.c.orders_search.op("MATCH")(bindparam("phrase"))
+FTS_COUNT = select(func.count()).select_from(ORDERS_SEARCH).where(FTS_MATCH)
+_STATEMENTS: dict = {}
+
+
+def _substring(dialect: str):
+    """The search's meaning, tested on each row."""
+    find = func.instr if dialect == "sqlite" else func.strpos
+    return or_(*(find(func.lower(column), bindparam("term")) > 0 for column in SEARCHED))
+
+
+def _indexed(dialect: str):
+    """The same meaning, in the form the trigram index answers."""
+    if dialect == "sqlite":
+        return ORDERS_ROWID.in_(select(ORDERS_SEARCH.c.rowid).where(FTS_MATCH))
+    return or_(*(func.lower(column).like(bindparam("pattern"), escape="/") for column in SEARCHED))
+
+
+def _search_terms(search: str | None, dialect: str) -> tuple[str | None, dict]:
+    """(None, {}) when there is nothing to search for; else whether the trigram index can answer
+    ("indexed") or each row is tested ("scan"), and the statements' parameters."""
+    term = (search or "").strip().lower()
+    if not term:
+        return None, {}
+    parameters = {"term": term, "phrase": '"' + term.replace('"', '""') + '"',
+                  "pattern": "%" + term.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"}
+    # pg_trgm takes its trigrams from runs of letters and digits only; a term without such a run of
+    # three would make it read the whole index.
+    usable = term if dialect == "sqlite" else max(re.split(r"[\W_]+", term), key=len)
+    return ("indexed" if len(usable) >= TRIGRAM else "scan"), parameters
+
+
+def _statement(dialect: str, what: str, status: bool, phone: bool, search: str | None):
+    """The count, or the page's ids ("count", "ids in order": walking the index newest first, "ids by
+    match": the matches, sorted), for this shape of query, built once; values come as parameters."""
+    key = (dialect, what, status, phone, search)
+    if key not in _STATEMENTS:
+        where = []
+        if status:
+            where.append(orders_t.c.status == bindparam("status"))
+        if phone:
+            where.append(orders_t.c.customer_phone == bindparam("phone"))
+        if search == "scan" or (search and what == "ids in order"):
+            where.append(_substring(dialect))
+        elif search:
+            where.append(_indexed(dialect))
+        if what == "count":
+            only_fts = dialect == "sqlite" and search == "indexed" and not (status or phone)
+            _STATEMENTS[key] = FTS_COUNT if only_fts else select(func.count()).select_from(orders_t).where(*where)
+        elif what == "ids in order":
+            _STATEMENTS[key] = (select(orders_t.c.id).where(*where).order_by(*NEWEST_FIRST)
+                                .limit(bindparam("limit")).offset(bindparam("offset")))
+        else:
+            # Materialized, so the matches are taken first whatever the plan: PostgreSQL's generic plan
+            # for a prepared statement, not knowing the term, would otherwise walk the index newest first.
+            matches = select(orders_t.c.id, orders_t.c.created_at).where(*where).cte("matches").prefix_with("MATERIALIZED")
+            _STATEMENTS[key] = (select(matches.c.id).order_by(matches.c.created_at.desc(), matches.c.id.desc())
+                                .limit(bindparam("limit")).offset(bindparam("offset")))
+    return _STATEMENTS[key]
+
+
 async def order_page(uow, *, status: str | None = None, search: str | None = None, phone: str | None = None,
                      limit: int = 20, offset: int = 0) -> tuple[int, list[OrderView]]:
     """(how many orders match, the page of them newest first, whole)."""
-    where = []
-    if status:
-        where.append(orders_t.c.status == status)
-    if phone:
-        where.append(orders_t.c.customer_phone == phone)
-    if search:
-        term = search.strip().lower()
-        where.append(or_(*(func.lower(column).contains(term, autoescape=True)
-                           for column in (orders_t.c.reference, orders_t.c.customer_name, orders_t.c.customer_phone))))
-    count = await uow.session.scalar(select(func.count()).select_from(orders_t).where(*where))
-    rows = await uow.session.execute(
-        select(*ORDER_COLUMNS).where(*where)
-        .order_by(orders_t.c.created_at.desc(), orders_t.c.id.desc()).limit(limit).offset(offset))
-    views = [order_from_row(row) for row in rows.all()]
+    dialect = uow.conn.dialect.name
+    how, parameters = _search_terms(search, dialect)
+    parameters.update(status=status, phone=phone, limit=limit, offset=offset)
+    shape = (bool(status), bool(phone), how)
+    if how or phone:
+        count = await uow.scalar(_statement(dialect, "count", *shape), parameters)
+    else:
+        count = await tallies.count(uow, "orders", status)  # exact, without counting the rows
+    if count <= offset:
+        return count, []
+    # Walking the index newest first reads about (offset + limit) * orders / count rows before the
+    # page is full; taking the matches and sorting them reads `count`. Take the cheaper.
+    by_match = how is not None and count * count <= (offset + limit) * await tallies.count(uow, "orders", status)
+    ids = (await uow.execute(_statement(dialect, "ids by match" if by_match else "ids in order", *shape),
+                             parameters)).scalars().all()
+    by_id = {row.id: order_from_row(row) for row in await uow.execute(BY_IDS, {"ids": ids})} if ids else {}
+    views = [by_id[key] for key in ids if key in by_id]
     await attach(uow, views)
     return count, views

@@ -53,10 +53,14 @@ def cmd_serve(args, settings: Settings) -> int:
 
 
 def cmd_db(args, settings: Settings) -> int:
-    from core.migrate import upgrade
+    from core.migrate import MigrationStopped, upgrade
 
     if args.db_command == "upgrade":
-        upgrade(settings.database_url)
+        try:
+            upgrade(settings.database_url)
+        except MigrationStopped as stopped:
+            print(f"database upgrade stopped: {stopped}", file=sys.stderr)
+            return 1
         print("database is up to date")
         return 0
     if args.db_command == "backup":

@@ -2,11 +2,13 @@
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 
 from core import jobs
+from core.db import READONLY
 from core.uow import UnitOfWork
 from tests.conftest import ADMIN_PHONE, CUSTOMER_PHONE, open_windows
-from tests.helpers import make_product, order_body
+from tests.helpers import make_product, order_body, place_order
 from webhooks import scheduler
 
 
@@ -120,6 +122,70 @@ async def test_low_stock_is_alerted_once_per_crossing(wa, admin, uow):
 
     alerts = [m for m in await wa.replies_to(ADMIN_PHONE, count=3) if m.startswith("📉")]
     assert len(alerts) == 1 and "Kikoi" in alerts[0] and "down to 3" in alerts[0]
+
+
+class WriteTransactions:
+    """Every write transaction begun on `engine`, as the number of messages it queued (seen by
+    SQLAlchemy's engine events: BEGIN, and each INSERT into the outbox)."""
+
+    def __init__(self, engine) -> None:
+        self.engine, self.queued, self._current = engine.sync_engine, [], None
+
+    def __enter__(self):
+        event.listen(self.engine, "begin", self._begin)
+        event.listen(self.engine, "before_cursor_execute", self._statement)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "begin", self._begin)
+        event.remove(self.engine, "before_cursor_execute", self._statement)
+
+    def _begin(self, conn) -> None:
+        self._current = None if conn.get_execution_options().get(READONLY) else len(self.queued)
+        if self._current is not None:
+            self.queued.append(0)
+
+    def _statement(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        if self._current is not None and statement.lstrip().upper().startswith("INSERT INTO OUTBOUND_MESSAGES"):
+            self.queued[self._current] += 1
+
+
+@pytest.mark.parametrize("job, operation, per_transaction, done", [
+    (jobs.REMINDERS, jobs.remind_unpaid, jobs.REMINDERS_PER_TRANSACTION, "45 reminder(s) queued"),
+    (jobs.EXPIRY, jobs.expire_unpaid, jobs.EXPIRIES_PER_TRANSACTION, "45 order(s) expired"),
+])
+async def test_a_sweep_over_many_orders_runs_in_several_short_transactions(client, admin, uow, clock, job, operation,
+                                                                         per_transaction, done):
+    product = await make_product(client, admin, stock=100)
+    for _ in range(45):
+        await place_order(client, (product, 1))
+    clock.advance(hours=25)
+
+    with WriteTransactions(uow._sessionmaker.kw["bind"]) as writes:
+        result = await run(uow, job, operation, pending_expiry_after=timedelta(hours=24))
+
+    assert result == done
+    working = [queued for queued in writes.queued if queued]  # one message per order reminded or cancelled
+    assert sum(working) == 45 and max(working) <= per_transaction and len(working) >= 45 // per_transaction
+    assert len(writes.queued) == len(working) + 2  # besides: claiming the run, and recording its result
+
+
+async def test_a_reminder_is_not_queued_for_an_order_cancelled_or_paid_after_the_sweep_found_it(client, admin, uow,
+                                                                                               clock):
+    product = await make_product(client, admin, stock=10)
+    kept, cancelled, paid = [await place_order(client, (product, 1)) for _ in range(3)]
+    clock.advance(hours=7)
+    cutoff = clock.now() - uow.settings.payment_reminder_after
+    async with uow(readonly=True) as tx:
+        found = (await tx.execute(jobs.DUE_REMINDERS, {"cutoff": cutoff})).scalars().all()
+
+    await client.post(f"/api/orders/{cancelled['id']}/cancel/", headers=admin)
+    await client.post(f"/api/orders/{paid['id']}/confirm/", headers=admin)
+    async with uow() as tx:
+        queued = await jobs.queue_reminders(tx, found)
+        await tx.commit()
+
+    assert set(found) == {kept["id"], cancelled["id"], paid["id"]} and queued == 1
 
 
 def test_jobs_are_scheduled_from_the_settings():

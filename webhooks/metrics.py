@@ -1,5 +1,6 @@
 """GET /metrics: Prometheus text for an admin token or METRICS_TOKEN — counts read from the database,
-so every server process reports the same truth."""
+so every server process reports the same truth: the row counts from its tallies (core/tallies.py),
+exact without walking the rows."""
 from __future__ import annotations
 
 import hmac
@@ -7,7 +8,8 @@ import hmac
 from aiohttp import web
 from sqlalchemy import func, select
 
-from core.models import InboundMessage, Order, OutboundMessage, Product
+from core import tallies
+from core.models import Product
 from core.tokens import Role, authenticate
 from webhooks import keys
 from webhooks.problems import problem
@@ -30,12 +32,11 @@ async def metrics(request: web.Request) -> web.Response:
         return problem(401, "unauthorized", "Unauthorized", "Send an admin token or METRICS_TOKEN as a bearer token.")
     threshold = request.app[keys.SETTINGS].low_stock_threshold
     async with request.app[keys.UOW](readonly=True) as tx:
-        orders = (await tx.session.execute(select(Order.status, func.count()).group_by(Order.status))).all()
-        outbound = (await tx.session.execute(
-            select(OutboundMessage.status, func.count()).group_by(OutboundMessage.status))).all()
-        inbound = await tx.session.scalar(select(func.count()).select_from(InboundMessage))
+        counts = await tallies.counts(tx)
         low = await tx.session.scalar(select(func.count()).select_from(Product)
                                       .where(Product.stock_quantity <= threshold))
+    orders, outbound = sorted(counts["orders"].items()), sorted(counts["outbound_messages"].items())
+    inbound = counts["inbound_messages"].get("", 0)
     lines = ["# HELP orderdesk_orders Orders by status.", "# TYPE orderdesk_orders gauge"]
     lines += [f'orderdesk_orders{{status="{status}"}} {count}' for status, count in orders]
     lines += ["# HELP orderdesk_outbound_messages Outbound WhatsApp messages by delivery status.",

@@ -2,7 +2,8 @@
 
 APScheduler decides when; the database decides who: every run goes through `jobs.run_once` with a
 due key (the sweep's time slot, or the digest's local date), so with several server processes on
-one PostgreSQL each due time runs once.
+one PostgreSQL each due time runs once. Beside the jobs, every process folds the tallies
+(core/tallies.py) once a sweep interval, which is safe to do anywhere at any time.
 """
 from __future__ import annotations
 
@@ -14,15 +15,19 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from core import jobs
+from core import jobs, tallies
 from core.settings import Settings
 
 log = logging.getLogger("orderdesk.jobs")
 
 
+def every_sweep(settings: Settings) -> IntervalTrigger:
+    return IntervalTrigger(seconds=max(int(settings.job_sweep_interval.total_seconds()), 1))
+
+
 def schedule(settings: Settings) -> list[tuple[jobs.Job, object, object]]:
     """(job, operation, trigger) for every job the settings switch on."""
-    sweep = IntervalTrigger(seconds=max(int(settings.job_sweep_interval.total_seconds()), 1))
+    sweep = every_sweep(settings)
     planned = []
     if settings.payment_reminder_after is not None:
         planned.append((jobs.REMINDERS, jobs.remind_unpaid, sweep))
@@ -44,11 +49,10 @@ def due_key(job: jobs.Job, now: datetime, settings: Settings) -> str:
 
 
 async def run(uow, job: jobs.Job, operation) -> str | None:
-    """One due run of `job`, in its own transaction; a failure is logged and tried at the next time."""
+    """One due run of `job` (its claim, then its work, in short transactions of their own); a failure
+    is logged and the next due time tries again."""
     try:
-        async with uow() as tx:
-            result = await jobs.run_once(tx, job, due_key(job, tx.now(), tx.settings), operation)
-            await tx.commit()
+        result = await jobs.run_once(uow, job, due_key(job, uow.now(), uow.settings), operation)
     except Exception:  # a job must never take the scheduler down; the next due time tries again
         log.exception("job %s failed", job.name)
         return None
@@ -57,10 +61,19 @@ async def run(uow, job: jobs.Job, operation) -> str | None:
     return result
 
 
+async def fold_tallies(uow) -> None:
+    try:
+        await tallies.fold(uow)
+    except Exception:  # the sums stay exact unfolded; the next interval tries again
+        log.exception("folding the tallies failed")
+
+
 def start(uow, settings: Settings) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=ZoneInfo(settings.shop_timezone))
     for job, operation, trigger in schedule(settings):
         scheduler.add_job(run, trigger, args=(uow, job, operation), id=job.name, name=job.describe,
                           max_instances=1, coalesce=True, misfire_grace_time=300)
+    scheduler.add_job(fold_tallies, every_sweep(settings), args=(uow,), id="fold_tallies", name="fold the tallies",
+                      max_instances=1, coalesce=True, misfire_grace_time=300)
     scheduler.start()
     return scheduler

@@ -5,13 +5,14 @@ from concurrent.futures import ThreadPoolExecutor
 from alembic import context
 
 from core.db import make_engine
+from core.migrate import include_name
 from core.models import Base
 
 config = context.config
 
 
 def _run(connection) -> None:
-    context.configure(connection=connection, target_metadata=Base.metadata,
+    context.configure(connection=connection, target_metadata=Base.metadata, include_name=include_name,
                       render_as_batch=connection.dialect.name == "sqlite")
     with context.begin_transaction():
         context.run_migrations()
