@@ -61,6 +61,9 @@ async def run(uow, job: jobs.Job, operation) -> str | None:
     return result
 
 
+FOLD_EVERY_S = 5
+
+
 async def fold_tallies(uow) -> None:
     try:
         await tallies.fold(uow)
@@ -73,7 +76,9 @@ def start(uow, settings: Settings) -> AsyncIOScheduler:
     for job, operation, trigger in schedule(settings):
         scheduler.add_job(run, trigger, args=(uow, job, operation), id=job.name, name=job.describe,
                           max_instances=1, coalesce=True, misfire_grace_time=300)
-    scheduler.add_job(fold_tallies, every_sweep(settings), args=(uow,), id="fold_tallies", name="fold the tallies",
-                      max_instances=1, coalesce=True, misfire_grace_time=300)
+    # Often, so a count never sums more than a few seconds' worth of changes (a busy shop writes
+    # thousands a minute); each fold is a few short transactions.
+    scheduler.add_job(fold_tallies, IntervalTrigger(seconds=FOLD_EVERY_S), args=(uow,), id="fold_tallies",
+                      name="fold the tallies", max_instances=1, coalesce=True, misfire_grace_time=300)
     scheduler.start()
     return scheduler
