@@ -10,12 +10,13 @@ import json
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from core import alerts, outbox
-from core.models import Customer, OutboundMessage
+from core.models import Customer, Order, OutboundMessage
 
 WINDOW = timedelta(hours=24)
+REFERENCE_OF = select(Order.__table__.c.reference).where(Order.__table__.c.id == bindparam("id"))
 OUTSIDE = "outside_window"
 
 # Template kind -> its numbered variables, from the variables the message was queued with.
@@ -72,8 +73,9 @@ async def refuse_outside_window(uow, message: OutboundMessage, last_inbound_at: 
     message.error_message = (f"outside WhatsApp's 24-hour window and no template is configured for "
                              f"{message.kind!r} (WHATSAPP_TEMPLATES)")
     message.updated_at = uow.now()
-    if message.to_phone in alerts.admin_phones(uow.settings):
-        return  # an admin's own window: telling the admins would hit the same wall
+    admins = alerts.admin_phones(uow.settings)
+    if not admins or message.to_phone in admins:
+        return  # nobody to tell, or an admin's own window: telling the admins would hit the same wall
     episode = last_inbound_at.isoformat() if last_inbound_at else "never"
     await alerts.tell_admins(uow, "admin_not_reached", key=f"window:{message.to_phone}:{episode}",
                              variables={"phone": message.to_phone, "reason": "they have not written in 24 hours "
@@ -84,10 +86,8 @@ async def refuse_outside_window(uow, message: OutboundMessage, last_inbound_at: 
 async def _order_words(uow, message: OutboundMessage) -> str:
     if not message.order_id:
         return ""
-    from core.models import Order
-
-    order = await uow.session.get(Order, message.order_id)
-    return f" about {order.reference}" if order else ""
+    reference = await uow.scalar(REFERENCE_OF, {"id": message.order_id})
+    return f" about {reference}" if reference else ""
 
 
 async def not_delivered(uow, message: OutboundMessage, code: str | None, reason: str) -> None:

@@ -73,18 +73,22 @@ class TwilioTransport:
 class Sender:
     """The outbox's one worker in this process.
 
-    Woken by a commit that queued messages, and every `sweep_seconds` (retries that came due,
-    messages queued by another process). An idle sweep is one read. A pass claims up to `batch`
+    Woken by a commit that queued messages (then gathering for `gather_seconds`), and every
+    `sweep_seconds` (retries that came due, messages queued by another process). An idle sweep is
+    one read. A pass claims up to `batch`
     messages in one transaction, sends them with no transaction open (one recipient's in queue
     order, different recipients side by side), and records every answer in one more transaction.
     """
 
-    def __init__(self, uow, transport, *, status_callback: str, batch: int = 100,
+    def __init__(self, uow, transport, *, status_callback: str, batch: int = 100, gather_seconds: float = 0.05,
                  lease: timedelta = timedelta(seconds=60), sweep_seconds: float = 1.0,
                  policy: delivery.Policy = delivery.Policy(), sole_sender: bool = False) -> None:
         self.uow, self.transport, self.policy = uow, transport, policy
         self.status_callback = status_callback
         self.batch, self.lease, self.sweep_seconds = batch, lease, sweep_seconds
+        # Woken, the sender waits this long for more messages: at 400 confirms a second a pass then
+        # carries about 20 of them instead of one, and its three transactions are shared.
+        self.gather_seconds = gather_seconds
         self.sole_sender = sole_sender
         self._wake = asyncio.Event()
         self._stopping = False
@@ -113,6 +117,8 @@ class Sender:
                 await asyncio.wait_for(self._wake.wait(), self.sweep_seconds)
             except asyncio.TimeoutError:
                 pass
+            else:
+                await asyncio.sleep(self.gather_seconds)
 
     async def _release_leftover_claims(self) -> None:
         try:
