@@ -1,7 +1,7 @@
 """Inbound WhatsApp messages, stored before anything else happens to them."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -25,10 +25,10 @@ async def store(uow, *, message_sid: str, from_phone: str, body: str, media: lis
 
 async def unprocessed_ids(uow, *, older_than: datetime, limit: int = 500) -> list[int]:
     """Messages stored but never answered: the process died between storing and handling them."""
-    rows = await uow.session.execute(
-        select(InboundMessage.id).where(InboundMessage.processed_at.is_(None),
-                                        InboundMessage.received_at <= older_than)
-        .order_by(InboundMessage.id).limit(limit))
+    inbound = InboundMessage.__table__
+    rows = await uow.execute(
+        select(inbound.c.id).where(inbound.c.processed_at.is_(None), inbound.c.received_at <= older_than)
+        .order_by(inbound.c.id).limit(limit))
     return list(rows.scalars())
 
 

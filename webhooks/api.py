@@ -13,7 +13,7 @@ from core import catalog, inbox, orders
 from core.errors import NotFound
 from core.models import Product
 from core.tokens import STAFF_ROLES, Role
-from webhooks import compat, keys, ratelimit, schemas as s, shapes
+from webhooks import compat, ratelimit, schemas as s, shapes
 from webhooks.compat import respond
 from webhooks.routing import Call, Route
 
