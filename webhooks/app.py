@@ -76,19 +76,19 @@ async def _sender(app: web.Application, policy: delivery.Policy, sweep_seconds: 
     responder = app[keys.RESPONDER] = Responder(app[keys.UOW], twilio.process)
     answering = asyncio.create_task(responder.run(), name="inbound-responder")
     yield
-    responder.stop()
-    try:
-        await asyncio.wait_for(answering, SHUTDOWN_GRACE_S)
-    except asyncio.TimeoutError:
-        log.warning("inbound messages were still being answered after %ss; the rest is answered after restart",
-                    SHUTDOWN_GRACE_S)
-    sender.stop()
+    # The responder first: the replies it queues while finishing are still sent by the sender.
+    await _finish(responder, answering, "inbound messages were still being answered; the rest is answered after restart")
+    await _finish(sender, task, "the outbox sender did not finish; what it held is re-sent after restart")
+    await transport.close()
+
+
+async def _finish(worker, task: asyncio.Task, unfinished: str) -> None:
+    """Ask a worker to stop after what it is doing, and give it SHUTDOWN_GRACE_S to."""
+    worker.stop()
     try:
         await asyncio.wait_for(task, SHUTDOWN_GRACE_S)
     except asyncio.TimeoutError:
-        log.warning("outbox sender did not finish within %ss; what it held is re-sent after restart",
-                    SHUTDOWN_GRACE_S)
-    await transport.close()
+        log.warning("after %ss: %s", SHUTDOWN_GRACE_S, unfinished)
 
 
 async def _scheduler(app: web.Application):
