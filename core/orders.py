@@ -164,9 +164,10 @@ async def confirm_order(uow, key: str, actor: str) -> Outcome:
     _check_allowed(order, Status.CONFIRMED)
     touched = await stock.take_for_order(uow, order, actor, uow.now())
     await stock.warn_low(uow, touched, _quantities(order), cause=f"confirm:{order.id}")
+    reported = order.payment_status != PaymentStatus.UNPAID  # whether it can have proofs to show
     await _move(uow, order, Status.CONFIRMED, actor, kind="order_confirmed",
                 stock_taken=True, payment_status=PaymentStatus.VERIFIED.value)
-    return Outcome(await _whole(uow, order), touched_products=touched)
+    return Outcome(await _whole(uow, order, proofs=reported), touched_products=touched)
 
 
 async def cancel_order(uow, key: str, actor: str, reason: str = "") -> Outcome:
@@ -216,9 +217,9 @@ async def _locked(uow, key: str) -> OrderView:
     return order
 
 
-async def _whole(uow, order: OrderView) -> OrderView:
+async def _whole(uow, order: OrderView, *, proofs: bool = True) -> OrderView:
     """The order with its history and proofs as they stand now, for the answer."""
-    await views.attach(uow, [order], items=False)
+    await views.attach(uow, [order], items=False, proofs=proofs)
     return order
 
 

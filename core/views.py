@@ -141,8 +141,10 @@ async def attach(uow, views: list[OrderView], *, items: bool = True, history: bo
     if history:
         for row in (await session.execute(HISTORY_OF, ids)).all():
             by_id[row.order_id].history.append(EventView(*row[1:]))
-    if proofs:
-        for row in (await session.execute(PROOFS_OF, ids)).all():
+    # A payment proof moves its order out of "unpaid" (core/proofs.py), so an unpaid order has none.
+    paid = [view.id for view in views if view.payment_status != "unpaid"]
+    if proofs and paid:
+        for row in (await session.execute(PROOFS_OF, {"ids": paid})).all():
             by_id[row.order_id].payment_proofs.append(ProofView(*row[1:]))
 
 
