@@ -162,6 +162,7 @@ TRIGRAM = 3
 ORDERS_SEARCH = table("orders_search", column("rowid"), column("orders_search"))
 ORDERS_ROWID = literal_column("orders.rowid")
 NEWEST_FIRST = (orders_t.c.created_at.desc(), orders_t.c.id.desc())
+SHALLOW_OFFSET = 1000
 BY_IDS = select(*ORDER_COLUMNS).where(one_of(orders_t.c.id, "ids"))
 FTS_MATCH = ORDERS_SEARCH.c.orders_search.op("MATCH")(bindparam("phrase"))
 FTS_COUNT = select(func.count()).select_from(ORDERS_SEARCH).where(FTS_MATCH)
@@ -212,8 +213,9 @@ def _statement(dialect: str, what: str, status: bool, phone: bool, search: str |
         if what == "count":
             only_fts = dialect == "sqlite" and search == "indexed" and not (status or phone)
             _STATEMENTS[key] = FTS_COUNT if only_fts else select(func.count()).select_from(orders_t).where(*where)
-        elif what == "ids in order":
-            _STATEMENTS[key] = (select(orders_t.c.id).where(*where).order_by(*NEWEST_FIRST)
+        elif what in ("ids in order", "rows in order"):
+            _STATEMENTS[key] = (select(*(ORDER_COLUMNS if what == "rows in order" else (orders_t.c.id,)))
+                                .where(*where).order_by(*NEWEST_FIRST)
                                 .limit(bindparam("limit")).offset(bindparam("offset")))
         else:
             # Materialized, so the matches are taken first whatever the plan: PostgreSQL's generic plan
@@ -240,9 +242,15 @@ async def order_page(uow, *, status: str | None = None, search: str | None = Non
     # Walking the index newest first reads about (offset + limit) * orders / count rows before the
     # page is full; taking the matches and sorting them reads `count`. Take the cheaper.
     by_match = how is not None and count * count <= (offset + limit) * await tallies.count(uow, "orders", status)
-    ids = (await uow.execute(_statement(dialect, "ids by match" if by_match else "ids in order", *shape),
-                             parameters)).scalars().all()
-    by_id = {row.id: order_from_row(row) for row in await uow.execute(BY_IDS, {"ids": ids})} if ids else {}
-    views = [by_id[key] for key in ids if key in by_id]
+    if not by_match and offset <= SHALLOW_OFFSET:
+        # Near the top (every page a storefront or an admin really opens), the rows come straight
+        # from the index walk; deeper, the walk reads ids only and the page's rows follow by id.
+        rows = await uow.execute(_statement(dialect, "rows in order", *shape), parameters)
+        views = [order_from_row(row) for row in rows.all()]
+    else:
+        ids = (await uow.execute(_statement(dialect, "ids by match" if by_match else "ids in order", *shape),
+                                 parameters)).scalars().all()
+        by_id = {row.id: order_from_row(row) for row in await uow.execute(BY_IDS, {"ids": ids})} if ids else {}
+        views = [by_id[key] for key in ids if key in by_id]
     await attach(uow, views)
     return count, views
