@@ -58,13 +58,18 @@ class _InlineConnection(sqlite3.Connection):
 
 
 class _Values(TypeDecorator):
-    """A list of strings as one parameter: a text[] on PostgreSQL, a JSON array on SQLite."""
+    """A list of values as one parameter: an array of the column's type on PostgreSQL, a JSON
+    array on SQLite."""
 
     impl = String
     cache_ok = True
 
+    def __init__(self, item_type=None) -> None:
+        super().__init__()
+        self.item_type = item_type if item_type is not None else String()
+
     def load_dialect_impl(self, dialect):
-        return dialect.type_descriptor(ARRAY(String) if dialect.name == "postgresql" else String())
+        return dialect.type_descriptor(ARRAY(self.item_type) if dialect.name == "postgresql" else String())
 
     def process_bind_param(self, value, dialect):
         return list(value) if dialect.name == "postgresql" else json.dumps(list(value))
@@ -97,7 +102,7 @@ def _one_of_postgresql(element, compiler, **kw):
 
 def one_of(column, name: str) -> ColumnElement:
     """`column IN <the list given as parameter name>`, for prebuilt statements."""
-    return _OneOf(column, bindparam(name, type_=_Values()))
+    return _OneOf(column, bindparam(name, type_=_Values(column.type)))
 
 
 def is_sqlite(url: str) -> bool:
@@ -187,9 +192,17 @@ def insert_unless_taken(session, table, key: tuple[str, ...], returning: str | N
 async def lock_name(session, name: str) -> None:
     """Hold a lock on `name` until this transaction ends, so a count-then-insert on it stays honest.
     PostgreSQL: a transaction-level advisory lock. SQLite: BEGIN IMMEDIATE already serialises writers."""
-    if dialect_of(session) == "postgresql":
-        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    await lock_names(session, [name])
+
+
+async def lock_names(session, names) -> None:
+    """`lock_name` for several names in one statement, taken in a fixed order (no deadlock between
+    two transactions that lock overlapping sets)."""
+    if dialect_of(session) == "postgresql" and names:
+        keys = sorted({int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+                       for name in names})
+        await session.execute(text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k"),
+                              {"keys": keys})
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -6,10 +6,11 @@ The sender in webhooks/ delivers rows after commit; this module holds the SQL th
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
-from core.db import insert_unless_taken
+from sqlalchemy import and_, bindparam, or_, select, update
+from core.db import insert_unless_taken, lock_names, one_of
 from core.models import Customer, DeliveryEvent, OutboundMessage
 
 # Delivery statuses only move forward along this order; failed and undelivered are final.
@@ -40,40 +41,76 @@ async def enqueue(uow, *, to: str, kind: str, key: str, variables: dict | None =
     return True
 
 
-def _due(now: datetime):
-    return or_(
-        and_(OutboundMessage.status == "queued", OutboundMessage.next_attempt_at <= now),
-        and_(OutboundMessage.status == "sending", OutboundMessage.twilio_sid.is_(None),
-             OutboundMessage.claimed_until < now),
-    )
+MESSAGES = OutboundMessage.__table__
+DUE = or_(
+    and_(MESSAGES.c.status == "queued", MESSAGES.c.next_attempt_at <= bindparam("now")),
+    and_(MESSAGES.c.status == "sending", MESSAGES.c.twilio_sid.is_(None), MESSAGES.c.claimed_until < bindparam("now")),
+)
+ANY_DUE = select(MESSAGES.c.id).where(DUE).limit(1)
+CLAIMED_COLUMNS = (MESSAGES.c.id, MESSAGES.c.key, MESSAGES.c.kind, MESSAGES.c.to_phone, MESSAGES.c.body,
+                   MESSAGES.c.variables, MESSAGES.c.content_sid, MESSAGES.c.content_variables, MESSAGES.c.order_id,
+                   MESSAGES.c.attempts)
+# Oldest first; on PostgreSQL the rows another process is claiming are skipped, not waited for.
+DUE_ROWS = (select(*CLAIMED_COLUMNS).where(DUE).order_by(MESSAGES.c.id).limit(bindparam("limit"))
+            .with_for_update(skip_locked=True))
+CLAIM = (update(MESSAGES).where(one_of(MESSAGES.c.id, "ids"))
+         .values(status="sending", claimed_until=bindparam("until"), attempts=MESSAGES.c.attempts + 1,
+                 updated_at=bindparam("now")))
+# By id, the other values as parameters: the SET clause comes from the parameters' keys.
+UPDATE_MESSAGE = update(MESSAGES).where(MESSAGES.c.id == bindparam("b_id"))
+EARLY_EVENTS = (select(DeliveryEvent.__table__.c.message_sid, DeliveryEvent.__table__.c.status,
+                       DeliveryEvent.__table__.c.error_code)
+                .where(one_of(DeliveryEvent.__table__.c.message_sid, "sids")).order_by(DeliveryEvent.__table__.c.id))
+
+
+@dataclass(slots=True)
+class Claimed:
+    """A message this process claimed: what sending it needs (the columns of OutboundMessage)."""
+
+    id: int
+    key: str
+    kind: str
+    to_phone: str
+    body: str
+    variables: dict
+    content_sid: str | None
+    content_variables: str | None
+    order_id: str | None
+    attempts: int
+    status: str = "sending"
+    error_code: str | None = None
+    error_message: str | None = None
+    claimed_until: datetime | None = None
 
 
 async def any_due(uow) -> bool:
     """A read, so an idle sweep costs no write transaction."""
-    return await uow.session.scalar(select(OutboundMessage.id).where(_due(uow.now())).limit(1)) is not None
+    return await uow.scalar(ANY_DUE, {"now": uow.now()}) is not None
 
 
-async def claim_due(uow, *, limit: int, lease: timedelta) -> list[OutboundMessage]:
+async def claim_due(uow, *, limit: int, lease: timedelta) -> list[Claimed]:
     """Take up to `limit` due messages for this process; others skip them (SKIP LOCKED on PostgreSQL,
     the write lock on SQLite). A claim whose process died before the send was recorded expires."""
     now = uow.now()
-    rows = (await uow.session.execute(
-        select(OutboundMessage).where(_due(now)).order_by(OutboundMessage.id).limit(limit)
-        .with_for_update(skip_locked=True)
-    )).scalars().all()
-    for message in rows:
-        message.status, message.claimed_until = "sending", now + lease
-        message.attempts += 1
-        message.updated_at = now
-    await uow.session.flush()
-    return list(rows)
+    rows = (await uow.execute(DUE_ROWS, {"now": now, "limit": limit})).all()
+    if not rows:
+        return []
+    await uow.execute(CLAIM, {"ids": [row.id for row in rows], "until": now + lease, "now": now})
+    return [Claimed(*row[:-1], attempts=row.attempts + 1) for row in rows]
+
+
+async def save_claimed(uow, messages: list[Claimed], *fields: str) -> None:
+    """Write `fields` of these claimed messages back (the window's decisions), in one statement."""
+    if messages:
+        await uow.execute(UPDATE_MESSAGE, [{"b_id": m.id, "updated_at": uow.now(),
+                                            **{name: getattr(m, name) for name in fields}} for m in messages])
 
 
 async def release_claims(uow) -> int:
     """Put back every claim whose send was never recorded: for a process that knows it is the only
     sender (SQLite is one process per file), claims left at its start belong to a process that died."""
-    result = await uow.session.execute(
-        update(OutboundMessage).where(OutboundMessage.status == "sending", OutboundMessage.twilio_sid.is_(None))
+    result = await uow.execute(
+        update(MESSAGES).where(MESSAGES.c.status == "sending", MESSAGES.c.twilio_sid.is_(None))
         .values(status="queued", claimed_until=None, next_attempt_at=uow.now(), updated_at=uow.now()))
     return result.rowcount
 
@@ -84,25 +121,32 @@ async def record_sent(uow, message_id: int, sid: str, status: str) -> None:
 
 
 async def record_sent_many(uow, sent: list[tuple[int, str, str]]) -> None:
-    """Twilio took these messages: (id, MessageSid, status) each, recorded in one transaction."""
+    """Twilio took these claimed messages: (id, MessageSid, status) each, recorded in one transaction.
+    Callbacks that arrived before the answers were stored (kept in delivery_events) apply now."""
     if not sent:
         return
-    by_id = {message_id: (sid, status) for message_id, sid, status in sent}
-    messages = (await uow.session.execute(
-        select(OutboundMessage).where(OutboundMessage.id.in_(by_id)).with_for_update()
-    )).scalars().all()
-    early: dict[str, list[DeliveryEvent]] = {}
-    for event in (await uow.session.execute(
-            select(DeliveryEvent).where(DeliveryEvent.message_sid.in_([sid for sid, _ in by_id.values()]))
-            .order_by(DeliveryEvent.id))).scalars():
+    # A callback and this record of the same MessageSid take turns (see record_callback).
+    await lock_names(uow.conn, [f"sid:{sid}" for _, sid, _ in sent])
+    early: dict[str, list] = {}
+    for event in (await uow.execute(EARLY_EVENTS, {"sids": [sid for _, sid, _ in sent]})).all():
         early.setdefault(event.message_sid, []).append(event)
-    now = uow.now()
-    for message in messages:
-        sid, status = by_id[message.id]
-        message.twilio_sid, message.sent_at, message.claimed_until = sid, now, None
-        await _advance(uow, message, status)
+    now, rows = uow.now(), []
+    for message_id, sid, answer in sent:
+        status, error_code = advanced("sending", None, answer)
         for event in early.get(sid, ()):
-            await _advance(uow, message, event.status, event.error_code)
+            status, error_code = advanced(status, error_code, event.status, event.error_code)
+        rows.append({"b_id": message_id, "twilio_sid": sid, "sent_at": now, "claimed_until": None,
+                     "status": status, "error_code": error_code, "updated_at": now})
+    await uow.execute(UPDATE_MESSAGE, rows)
+
+
+def advanced(current: str, error_code: str | None, status: str, new_code: str | None = None) -> tuple[str, str | None]:
+    """(status, error code) after a report of `status`: delivery statuses only move forward, and the
+    final ones stay; an unknown status moves nothing."""
+    status = (status or "").lower()
+    if status not in RANK or current in FINAL or RANK[status] <= RANK.get(current, 0):
+        return current, error_code
+    return status, new_code or error_code
 
 
 async def record_retry(uow, message_id: int, at: datetime, error: str) -> None:
@@ -122,7 +166,12 @@ async def record_failed(uow, message_id: int, code: str | None, error: str) -> O
 
 async def record_callback(uow, sid: str, status: str, error_code: str | None) -> OutboundMessage | None:
     """A status callback: kept as an event always; applied to its message when known and forward.
-    Returns the message when this callback just made it failed or undelivered."""
+    Returns the message when this callback just made it failed or undelivered.
+
+    It takes turns with the sender's record of the same MessageSid: otherwise, on PostgreSQL, a
+    callback could find no message yet while the record, not seeing the callback's event yet,
+    commits without it, and the status would be lost."""
+    await lock_names(uow.conn, [f"sid:{sid}"])
     uow.session.add(DeliveryEvent(message_sid=sid, status=status, error_code=error_code, received_at=uow.now()))
     message = (await uow.session.execute(
         select(OutboundMessage).where(OutboundMessage.twilio_sid == sid).with_for_update()
@@ -135,15 +184,9 @@ async def record_callback(uow, sid: str, status: str, error_code: str | None) ->
 
 
 async def _advance(uow, message: OutboundMessage, status: str, error_code: str | None = None) -> None:
-    status = (status or "").lower()
-    if status not in RANK:
-        return  # an unknown status is kept in delivery_events, never moves the message
-    if message.status in FINAL or RANK[status] <= RANK.get(message.status, 0):
-        return
-    message.status = status
-    if error_code:
-        message.error_code = error_code
-    message.updated_at = uow.now()
+    moved, code = advanced(message.status, message.error_code, status, error_code)
+    if moved != message.status:  # an unknown status is kept in delivery_events, never moves the message
+        message.status, message.error_code, message.updated_at = moved, code, uow.now()
 
 
 async def retry(uow, *, message_id: int | None = None) -> int:

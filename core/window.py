@@ -13,9 +13,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select
 
 from core import alerts, outbox
+from core.db import one_of
 from core.models import Customer, Order, OutboundMessage
 
 WINDOW = timedelta(hours=24)
+LAST_INBOUND = (select(Customer.__table__.c.phone, Customer.__table__.c.last_inbound_at)
+                .where(one_of(Customer.__table__.c.phone, "phones")))
 REFERENCE_OF = select(Order.__table__.c.reference).where(Order.__table__.c.id == bindparam("id"))
 OUTSIDE = "outside_window"
 
@@ -45,17 +48,15 @@ def inside(last_inbound_at: datetime | None, now: datetime) -> bool:
     return last_inbound_at is not None and now - last_inbound_at < WINDOW
 
 
-async def fit_to_window(uow, messages: list[OutboundMessage]) -> list[OutboundMessage]:
+async def fit_to_window(uow, messages: list[outbox.Claimed]) -> list[outbox.Claimed]:
     """Decide, inside the claiming transaction, how each claimed message may go; returns the sendable.
 
     Within the window: as written. Outside: as its kind's template when one is configured, else
     failed with the reason, and the admins told once per customer until that customer writes again.
     """
     now, templates = uow.now(), uow.settings.whatsapp_templates
-    phones = {m.to_phone for m in messages}
-    last = dict((await uow.session.execute(
-        select(Customer.phone, Customer.last_inbound_at).where(Customer.phone.in_(phones)))).all())
-    sendable = []
+    last = dict((await uow.execute(LAST_INBOUND, {"phones": list({m.to_phone for m in messages})})).all())
+    sendable, templated, refused = [], [], []
     for message in messages:
         if message.content_sid or inside(last.get(message.to_phone), now):
             sendable.append(message)
@@ -63,16 +64,20 @@ async def fit_to_window(uow, messages: list[OutboundMessage]) -> list[OutboundMe
             message.content_sid = templates[message.kind]
             message.content_variables = content_variables(message.kind, message.variables)
             sendable.append(message)
+            templated.append(message)
         else:
             await refuse_outside_window(uow, message, last.get(message.to_phone))
+            refused.append(message)
+    await outbox.save_claimed(uow, templated, "content_sid", "content_variables")
+    await outbox.save_claimed(uow, refused, "status", "error_code", "error_message", "claimed_until")
     return sendable
 
 
-async def refuse_outside_window(uow, message: OutboundMessage, last_inbound_at: datetime | None) -> None:
+async def refuse_outside_window(uow, message: outbox.Claimed, last_inbound_at: datetime | None) -> None:
+    """Mark the message failed (its caller writes it back) and tell the admins, once per customer."""
     message.status, message.error_code, message.claimed_until = "failed", OUTSIDE, None
     message.error_message = (f"outside WhatsApp's 24-hour window and no template is configured for "
                              f"{message.kind!r} (WHATSAPP_TEMPLATES)")
-    message.updated_at = uow.now()
     admins = alerts.admin_phones(uow.settings)
     if not admins or message.to_phone in admins:
         return  # nobody to tell, or an admin's own window: telling the admins would hit the same wall

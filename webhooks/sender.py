@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from core import outbox, window
-from core.models import OutboundMessage
 from webhooks import delivery
 
 log = logging.getLogger("orderdesk.sender")
@@ -23,7 +22,7 @@ class Sent:
 class ConsoleTransport:
     """No Twilio credentials: log the message and call it sent, so the whole flow can be tried."""
 
-    async def send(self, message: OutboundMessage, status_callback: str) -> Sent:
+    async def send(self, message: outbox.Claimed, status_callback: str) -> Sent:
         if message.content_sid:
             log.info("WhatsApp template %s to %s (%s): %s", message.content_sid, message.to_phone, message.kind,
                      message.content_variables)
@@ -47,7 +46,7 @@ class TwilioTransport:
         self._client.api.base_url = settings.twilio_api_base_url.rstrip("/")
         self._from = settings.twilio_whatsapp_from
 
-    async def send(self, message: OutboundMessage, status_callback: str) -> Sent:
+    async def send(self, message: outbox.Claimed, status_callback: str) -> Sent:
         from twilio.base.exceptions import TwilioRestException
 
         try:
@@ -142,7 +141,7 @@ class Sender:
             await tx.commit()  # wakes us again only if alerts about refused messages were queued
         # One recipient's messages go one after another, in the order they were queued (WhatsApp shows
         # them as they arrive); different recipients go side by side.
-        by_recipient: dict[str, list[OutboundMessage]] = {}
+        by_recipient: dict[str, list[outbox.Claimed]] = {}
         for message in sendable:
             by_recipient.setdefault(message.to_phone, []).append(message)
         outcomes = await asyncio.gather(*(self._send_in_order(messages) for messages in by_recipient.values()))
@@ -158,7 +157,7 @@ class Sender:
             await self._failed(message, failure)
         return len(claimed)
 
-    async def _send_in_order(self, messages: list[OutboundMessage]) -> list[tuple[OutboundMessage, object]]:
+    async def _send_in_order(self, messages: list[outbox.Claimed]) -> list[tuple[outbox.Claimed, object]]:
         answers = []
         for message in messages:
             try:
@@ -167,7 +166,7 @@ class Sender:
                 answers.append((message, failure))
         return answers
 
-    async def _failed(self, message: OutboundMessage, failure: delivery.SendFailure) -> None:
+    async def _failed(self, message: outbox.Claimed, failure: delivery.SendFailure) -> None:
         async with self.uow() as tx:
             if failure.transient and message.attempts < self.policy.max_attempts:
                 at = tx.now() + self.policy.backoff(message.attempts)
