@@ -115,7 +115,9 @@ def make_engine(url: str, *, ping_after_idle_s: float = 10, **kwargs) -> AsyncEn
         engine = create_async_engine(inline, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "factory": _InlineConnection}, **kwargs)
         _tune_sqlite(engine)
         return engine
-    engine = create_async_engine(url, **kwargs)
+    # Up to 20 connections a process (10 kept): a request holds one for its whole unit of work, and
+    # with SQLAlchemy's default of 15, 16 clients plus the sender and the responder queued for them.
+    engine = create_async_engine(url, **{"pool_size": 10, "max_overflow": 10, **kwargs})
     _ping_after_idle(engine, ping_after_idle_s)
     return engine
 
