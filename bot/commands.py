@@ -248,7 +248,7 @@ async def admin_turn(uow, admin: Customer, message: InboundMessage) -> None:
                                             suggestion=f" Did you mean {suggestion}?" if suggestion else ""))
             return
     try:
-        async with uow.session.begin_nested():  # a refused command leaves nothing half-done
+        async with uow.savepoint():  # a refused command leaves nothing half-done
             text = await command.handler(turn, args)
     except Usage:
         text = replies.admin("usage", usage=command.usage)

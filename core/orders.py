@@ -162,12 +162,15 @@ async def confirm_order(uow, key: str, actor: str) -> Outcome:
     if order.status == Status.CONFIRMED:
         return Outcome(await _whole(uow, order), changed=False)
     _check_allowed(order, Status.CONFIRMED)
-    touched = await stock.take_for_order(uow, order, actor, uow.now())
-    await stock.warn_low(uow, touched, _quantities(order), cause=f"confirm:{order.id}")
     reported = order.payment_status != PaymentStatus.UNPAID  # whether it can have proofs to show
     await _move(uow, order, Status.CONFIRMED, actor, kind="order_confirmed",
                 stock_taken=True, payment_status=PaymentStatus.VERIFIED.value)
-    return Outcome(await _whole(uow, order, proofs=reported), touched_products=touched)
+    await _whole(uow, order, proofs=reported)
+    # Stock last, so the products' rows, which every confirm of them waits for, are locked only from
+    # here to the commit; a shortage still undoes everything above (the caller does not commit).
+    touched = await stock.take_for_order(uow, order, actor, uow.now())
+    await stock.warn_low(uow, touched, _quantities(order), cause=f"confirm:{order.id}")
+    return Outcome(order, touched_products=touched)
 
 
 async def cancel_order(uow, key: str, actor: str, reason: str = "") -> Outcome:
@@ -176,12 +179,13 @@ async def cancel_order(uow, key: str, actor: str, reason: str = "") -> Outcome:
     if order.status == Status.CANCELLED:
         return Outcome(await _whole(uow, order), changed=False)
     _check_allowed(order, Status.CANCELLED)
-    changes = {}
-    if order.stock_taken:
+    restock = order.stock_taken
+    await _move(uow, order, Status.CANCELLED, actor, note=reason, kind="order_cancelled",
+                **({"stock_taken": False} if restock else {}))
+    await _whole(uow, order)
+    if restock:  # last, as in confirm_order: the products' rows stay locked only until the commit
         await stock.return_for_order(uow, order, actor, uow.now(), reason=f"cancelled {order.reference}")
-        changes["stock_taken"] = False
-    await _move(uow, order, Status.CANCELLED, actor, note=reason, kind="order_cancelled", **changes)
-    return Outcome(await _whole(uow, order))
+    return Outcome(order)
 
 
 async def change_status(uow, key: str, wanted: Status, actor: str, note: str = "") -> Outcome:

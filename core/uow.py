@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Callable
+from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
@@ -134,6 +135,15 @@ class UnitOfWork:
             self._session = self.conn = self._inline = None
             if not self.readonly:
                 self._writers.release()
+
+    @asynccontextmanager
+    async def savepoint(self):
+        """`async with tx.savepoint():` everything inside, ORM changes and SQL run with `execute`
+        alike, is undone if it raises. (The session's own begin_nested sets its SAVEPOINT only when
+        the ORM first needs the connection, which SQL run with `execute` never makes it do.)"""
+        async with self.session.begin_nested():
+            await self.session.connection()
+            yield
 
     async def flush(self) -> None:
         """Write the ORM session's pending changes, if a session was made at all."""
