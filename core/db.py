@@ -167,12 +167,6 @@ def dialect_of(executor) -> str:
     return executor.dialect.name if isinstance(executor, AsyncConnection) else executor.bind.dialect.name
 
 
-def insert_ignoring_duplicates(session, model):
-    """INSERT ... ON CONFLICT DO NOTHING for this session's dialect: a unique key, not a check-then-insert."""
-    dialect = dialect_of(session)
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
-
-
 _PREPARED: dict = {}
 
 

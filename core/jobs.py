@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, exists, func, literal, select, update
 
 from core import alerts, customers, orders, outbox, tallies
-from core.db import insert_ignoring_duplicates
+from core.db import insert_unless_taken
 from core.models import Customer, JobRun, Order, OrderEvent, OutboundMessage, PaymentProof, Product
 from core.status import PaymentStatus, Status
 
@@ -48,11 +48,8 @@ async def run_once(uow, job: Job, due_key: str, operation) -> str | None:
     The claim commits on its own before the work starts; the work then commits as it goes, so a run
     that fails half way has done its first part, and the next due time does the rest."""
     async with uow() as tx:
-        started = await tx.session.execute(
-            insert_ignoring_duplicates(tx.session, JobRun)
-            .values(job=job.name, due_key=due_key, started_at=tx.now())
-            .on_conflict_do_nothing(index_elements=["job", "due_key"])
-        )
+        started = await tx.execute(insert_unless_taken(tx.conn, JobRun.__table__, ("job", "due_key")),
+                                   {"job": job.name, "due_key": due_key, "started_at": tx.now()})
         await tx.commit()
     if started.rowcount != 1:
         return None

@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from core import alerts
-from core.db import insert_ignoring_duplicates
+from core.db import insert_unless_taken
 from core.models import Order, PaymentProof, ReceiptFile
 
 EXTENSIONS = {"image/jpeg": ".jpg", "image/jpg": ".jpg", "image/png": ".png", "image/gif": ".gif",
@@ -72,10 +72,9 @@ async def keep(uow, proof_id: int, *, sha256: str, path: str, size: int, content
     # The file's row first: a concurrent `keep` of the same content waits on this unique key until
     # the first commits, and then sees its proof below. A check-then-insert would let both miss.
     await uow.session.execute(
-        insert_ignoring_duplicates(uow.session, ReceiptFile)
-        .values(sha256=sha256, path=path, size=size, content_type=content_type[:100] or "application/octet-stream",
-                first_proof_id=proof_id, created_at=uow.now())
-        .on_conflict_do_nothing(index_elements=["sha256"]))
+        insert_unless_taken(uow.conn, ReceiptFile.__table__, ("sha256",)),
+        {"sha256": sha256, "path": path, "size": size, "first_proof_id": proof_id, "created_at": uow.now(),
+         "content_type": content_type[:100] or "application/octet-stream"})
     proof = await uow.session.get(PaymentProof, proof_id, with_for_update=True, populate_existing=True)
     if proof is None or proof.receipt_sha256 is not None:
         return []
