@@ -110,6 +110,8 @@ def is_sqlite(url: str) -> bool:
 
 
 def make_engine(url: str, *, ping_after_idle_s: float = 10, **kwargs) -> AsyncEngine:
+    # A database error never carries a statement's parameters (phones, names, message texts) into a log.
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
         inline = make_url(url).set(drivername="sqlite+inline")
         engine = create_async_engine(inline, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "factory": _InlineConnection}, **kwargs)

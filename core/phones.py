@@ -1,6 +1,7 @@
 """Phone numbers in E.164, whatever way a customer or Twilio writes them."""
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import phonenumbers
@@ -33,3 +34,18 @@ def _e164(raw: str, region: str) -> str | None:
 
 def try_e164(raw: str, region: str) -> str | None:
     return _e164(raw or "", region)
+
+
+# Not inside a word or a reference (LEG-1795984744-2N20 keeps its stamp): a phone stands on its own.
+_DIGIT_RUN = re.compile(r"(?<![\w-])\+?\d[\d ]{5,}\d(?![\w-])")
+
+
+def mask(phone: str) -> str:
+    """A phone number for a log line: all but its last 3 digits hidden, '+254712345678' -> '+•••678'."""
+    digits = re.sub(r"\D", "", phone)
+    return f"+•••{digits[-3:]}" if len(digits) > 3 else "•••"
+
+
+def mask_in(text: str) -> str:
+    """`text` with every phone-like run of 7 or more digits masked as mask() does."""
+    return _DIGIT_RUN.sub(lambda m: mask(m[0]) if len(re.sub(r"\D", "", m[0])) >= 7 else m[0], text)

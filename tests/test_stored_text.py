@@ -1,8 +1,14 @@
 """What reaches the databases (CONTRACT §2): text kept verbatim on SQLite and PostgreSQL alike, or refused
 alike as a client error — never a 5xx, never half-written. The two differ underneath (U+0000, LIKE
 escapes, NOT NULL checks), so every test here runs on both."""
-import pytest
+from urllib.parse import quote_plus
 
+import pytest
+from sqlalchemy import select
+
+from core.models import InboundMessage
+from tests.conftest import CUSTOMER_PHONE, PUBLIC_BASE_URL
+from tests.fake_twilio import sign
 from tests.helpers import make_product, order_body, place_order
 from tests.problem_details import field_messages, item_with, order_count, problem_of, snapshot
 
@@ -114,3 +120,55 @@ async def test_a_search_finds_text_with_wildcard_characters_in_it(client, admin,
     response = await client.get("/api/orders/", headers=admin, params={"search": "0% cotton_"})
 
     assert [o["id"] for o in (await response.json())["results"]] == [wanted["id"]]
+
+
+# -- Twilio's webhooks (CONTRACT §3): a form Twilio would not send is a 400 that stores nothing;
+# control characters in free text are removed and the message kept.
+
+async def _inbound_rows(uow) -> list[InboundMessage]:
+    async with uow(readonly=True) as tx:
+        return list((await tx.session.execute(select(InboundMessage).order_by(InboundMessage.id))).scalars())
+
+
+def _raw_form(form: dict[str, str | bytes]) -> bytes:
+    return b"&".join(name.encode() + b"=" + (value if isinstance(value, bytes) else quote_plus(value).encode())
+                     for name, value in form.items())
+
+
+@pytest.mark.parametrize("body", [b"\x00\xff\xfe", b"%00%FF%FE"], ids=["raw", "percent-encoded"])
+@pytest.mark.parametrize("path", ["/webhooks/twilio/whatsapp", "/webhooks/twilio/status"])
+async def test_a_webhook_body_that_is_not_utf8_is_400_and_stores_nothing(wa, uow, body, path):
+    form = {**wa.twilio.inbound_form(CUSTOMER_PHONE, "x"), "MessageStatus": "delivered"}
+    raw = _raw_form({**form, "Body": body})
+    for signature in ("forged", sign(PUBLIC_BASE_URL + path, form, wa.twilio.auth_token)):
+        response = await wa.client.post(path, data=raw, headers={
+            "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature})
+        assert response.status == 400, await response.text()
+    assert await _inbound_rows(uow) == []
+
+
+@pytest.mark.parametrize("field", ["MessageSid", "From"])
+async def test_a_nul_in_a_webhooks_message_sid_or_sender_is_400_and_stores_nothing(wa, uow, field):
+    form = wa.twilio.inbound_form(CUSTOMER_PHONE, "hi")
+    form[field] = form[field][:6] + NUL + form[field][6:]
+    if field == "MessageSid":
+        form["SmsMessageSid"] = form["SmsSid"] = form["MessageSid"]
+
+    response = await wa.post_form("/webhooks/twilio/whatsapp", form)
+
+    assert response.status == 400
+    assert await _inbound_rows(uow) == [] and wa.twilio.requests == []
+
+
+async def test_control_characters_in_a_webhooks_text_are_removed_and_the_customer_answered(wa, uow):
+    await wa.say(f"hi{NUL}there\x07\nsecond line", profile_name=f"Ami{NUL}na\x1b")
+
+    [stored] = await _inbound_rows(uow)
+    assert (stored.body, stored.profile_name) == ("hithere\nsecond line", "Amina")
+    await wa.replies_to(CUSTOMER_PHONE)
+
+
+async def test_a_nul_in_a_status_callbacks_sid_is_400(wa):
+    form = {"MessageSid": f"SM{NUL}1", "MessageStatus": "delivered", "AccountSid": wa.twilio.account_sid}
+    response = await wa.post_form("/webhooks/twilio/status", form)
+    assert response.status == 400

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from core import outbox, window
+from core import outbox, phones, window
 from webhooks import delivery
 
 log = logging.getLogger("orderdesk.sender")
@@ -20,14 +20,16 @@ class Sent:
 
 
 class ConsoleTransport:
-    """No Twilio credentials: log the message and call it sent, so the whole flow can be tried."""
+    """No Twilio credentials: log the message and call it sent, so the whole flow can be tried.
+    Phone numbers are masked in the log line, the message's text included."""
 
     async def send(self, message: outbox.Claimed, status_callback: str) -> Sent:
         if message.content_sid:
-            log.info("WhatsApp template %s to %s (%s): %s", message.content_sid, message.to_phone, message.kind,
-                     message.content_variables)
+            log.info("WhatsApp template %s to %s (%s): %s", message.content_sid, phones.mask(message.to_phone),
+                     message.kind, phones.mask_in(message.content_variables or ""))
         else:
-            log.info("WhatsApp to %s (%s):\n%s", message.to_phone, message.kind, message.body)
+            log.info("WhatsApp to %s (%s):\n%s", phones.mask(message.to_phone), message.kind,
+                     phones.mask_in(message.body))
         return Sent(sid=f"console-{message.id}", status="sent")
 
     async def close(self) -> None:
@@ -171,11 +173,13 @@ class Sender:
             if failure.transient and message.attempts < self.policy.max_attempts:
                 at = tx.now() + self.policy.backoff(message.attempts)
                 await outbox.record_retry(tx, message.id, at, str(failure))
-                log.warning("message %s to %s: %s; retry %d at %s", message.id, message.to_phone, failure,
+                log.warning("message %s to %s: %s; retry %d at %s", message.id, phones.mask(message.to_phone),
+                            phones.mask_in(str(failure)),
                             message.attempts, at.isoformat())
             else:
                 code = str(failure.code) if failure.code else None
                 failed = await outbox.record_failed(tx, message.id, code, failure.reason)
-                log.error("message %s to %s failed for good: %s", message.id, message.to_phone, failure)
+                log.error("message %s to %s failed for good: %s", message.id, phones.mask(message.to_phone),
+                          phones.mask_in(str(failure)))
                 await window.not_delivered(tx, failed, code, failure.reason)
             await tx.commit()

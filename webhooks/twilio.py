@@ -3,8 +3,11 @@ the conversation turn runs after, in webhooks/responder.py."""
 from __future__ import annotations
 
 import logging
+import re
+from urllib.parse import parse_qsl
 
 from aiohttp import web
+from multidict import MultiDict
 from twilio.request_validator import RequestValidator
 
 from bot.inbound import handle_inbound
@@ -15,6 +18,35 @@ log = logging.getLogger("orderdesk.twilio")
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 MAX_MEDIA = 10
 MAX_BODY_CHARS = 20_000
+
+
+# C0 control characters but tab, newline and carriage return, and DEL: no WhatsApp text carries
+# them, and PostgreSQL cannot store NUL in text at all.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class NotTwilioForm(Exception):
+    """The body is not a form Twilio would send; its message says what is wrong (a 400's text)."""
+
+
+async def _read_form(request: web.Request, identifiers: tuple[str, ...]) -> tuple[dict[str, str], MultiDict]:
+    """(the form as posted, for the signature; the form as stored) of an
+    `application/x-www-form-urlencoded` Twilio webhook (CONTRACT §3).
+
+    Control characters are removed from every field but the `identifiers`, which must not hold
+    any. Raises NotTwilioForm for bytes that are not UTF-8, raw or percent-encoded, or a control
+    character in an identifier.
+    """
+    try:
+        pairs = parse_qsl((await request.read()).decode(), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise NotTwilioForm("the form is not UTF-8 text") from None
+    clean = MultiDict()
+    for name, value in pairs:
+        if name in identifiers and CONTROL.search(value):
+            raise NotTwilioForm(f"{name} holds a control character")
+        clean.add(name, CONTROL.sub("", value))
+    return dict(pairs), clean
 
 
 def _twiml(status: int = 200) -> web.Response:
@@ -45,8 +77,11 @@ def _media(form) -> list[dict]:
 
 
 async def inbound(request: web.Request) -> web.Response:
-    form = await request.post()
-    if not _signed(request, form):
+    try:
+        posted, form = await _read_form(request, identifiers=("MessageSid", "SmsMessageSid", "From"))
+    except NotTwilioForm as exc:
+        return web.Response(status=400, text=str(exc))
+    if not _signed(request, posted):
         return web.Response(status=403, text="invalid Twilio signature")
     sid = form.get("MessageSid") or form.get("SmsMessageSid")
     sender = form.get("From")
@@ -97,8 +132,11 @@ async def process(uow, message_id: int) -> None:
 
 
 async def status_callback(request: web.Request) -> web.Response:
-    form = await request.post()
-    if not _signed(request, form):
+    try:
+        posted, form = await _read_form(request, identifiers=("MessageSid", "SmsSid", "MessageStatus", "SmsStatus"))
+    except NotTwilioForm as exc:
+        return web.Response(status=400, text=str(exc))
+    if not _signed(request, posted):
         return web.Response(status=403, text="invalid Twilio signature")
     sid = form.get("MessageSid") or form.get("SmsSid")
     status = form.get("MessageStatus") or form.get("SmsStatus")

@@ -1,0 +1,47 @@
+"""What a real server's log shows (issue 12): no full phone number and no token, whatever passes
+through it — a checkout, a customer's message naming a number, the console transport's lines."""
+from __future__ import annotations
+
+import re
+import time
+import urllib.parse
+import urllib.request
+
+from tests.live_server import LiveServer
+
+CUSTOMER, ADMIN, OTHER = "+254712345678", "+254700000001", "0733 444 555"
+
+
+def _digits(phone: str) -> str:
+    return re.sub(r"\D", "", phone)[-9:]  # the national number, however the line writes the prefix
+
+
+def _whatsapp(server: LiveServer, sid: int, phone: str, body: str) -> None:
+    """An inbound message, unsigned: the console mode checks no signatures."""
+    form = {"MessageSid": f"SM{sid:032d}", "From": f"whatsapp:{phone}", "ProfileName": "Amina", "Body": body}
+    request = urllib.request.Request(server.url + "/webhooks/twilio/whatsapp", method="POST",
+                                     data=urllib.parse.urlencode(form).encode())
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+
+
+def test_a_servers_log_holds_no_full_phone_number_and_no_token(tmp_path):
+    with LiveServer(tmp_path, ADMIN_PHONES=ADMIN) as server:
+        _whatsapp(server, 1, ADMIN, "help")  # the admin's window opens, so alerts go to them
+        _, _, products = server.get("/api/products/")
+        product = (products["results"] if isinstance(products, dict) else products)[0]
+        status, _, order = server.request("POST", "/api/orders/", {
+            "customerName": "Amina Otieno", "customerPhone": CUSTOMER, "customerAddress": "Moi Ave 12",
+            "items": [{"productId": product["id"], "quantity": 1}]})
+        assert status == 201, order
+        _whatsapp(server, 2, CUSTOMER, f"I have paid for {order['orderReference']}, my other number is {OTHER}")
+        # The admin's help and new-order alert, the customer's acknowledgement, the admin's payment alert.
+        deadline = time.monotonic() + 10
+        while server.log().count("WhatsApp to") < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        log = server.log()
+
+    assert log.count("WhatsApp to") >= 4, log
+    assert "+•••678" in log and "+•••001" in log  # who got what stays readable
+    for secret in (_digits(CUSTOMER), _digits(ADMIN), _digits(OTHER), server.admin_token):
+        assert secret not in log.replace(" ", ""), f"{secret!r} in the log:\n{log}"
