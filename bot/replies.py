@@ -141,6 +141,8 @@ def admin_error(exc: Exception) -> str:
                                         + f". Restock with: stock <barcode> +N, then confirm {x.reference}"),
         e.StockBelowZero: lambda x: (f"⛔ {x.barcode} has {x.available}; {x.delta:+d} would go below 0. "
                                      f"Use stock {x.barcode} =N to set a level."),
+        e.StockAboveCap: lambda x: (f"⛔ {x.barcode} has {x.available}; {x.delta:+d} would pass the cap of "
+                                    f"{x.cap:,} units."),
         e.InvalidField: lambda x: f"⛔ {x.message}",
         e.NotAllowed: lambda x: f"⛔ {x.reason}",
     }

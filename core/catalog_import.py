@@ -20,11 +20,11 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import select
 
 from core import catalog, stock
+from core.stock import MAX_STOCK
 from core.errors import DomainError, DuplicateBarcode
 from core.models import CENTS, Product
 
 ACTOR = "catalog-import"
-MAX_STOCK = 1_000_000
 MAX_PRICE = Decimal("9999999999.99")
 
 # field -> the keys it may come under, the old backend's first

@@ -108,6 +108,19 @@ class StockBelowZero(DomainError):
 
 
 @dataclass
+class StockAboveCap(DomainError):
+    product_id: str
+    barcode: str
+    available: int
+    delta: int
+    cap: int
+
+    def __str__(self) -> str:
+        return (f"Stock of {self.barcode} is {self.available}; a change of {self.delta:+d} would pass "
+                f"the cap of {self.cap:,} units.")
+
+
+@dataclass
 class DuplicateBarcode(DomainError):
     barcode: str
 

@@ -14,8 +14,13 @@ from datetime import datetime
 from sqlalchemy import bindparam, insert, select, update
 
 from core import alerts
-from core.errors import InsufficientStock, NotFound, Shortage, StockBelowZero
+from core.errors import InsufficientStock, NotFound, Shortage, StockAboveCap, StockBelowZero
 from core.models import Product, StockMovement
+
+# The most units of one product an admin may set or add up to, at every door (API, the WhatsApp
+# `stock` command, catalog import): far above any shop's shelf, far below the column's 2**31.
+# Returning a cancelled order's units is never refused, so a level may pass it by that much.
+MAX_STOCK = 1_000_000
 
 products, movements = Product.__table__, StockMovement.__table__
 LEVEL = (products.c.id, products.c.name, products.c.barcode, products.c.stock_quantity)
@@ -86,7 +91,10 @@ async def _moved(session, order, deltas: dict[str, int], reason: str, actor: str
 
 async def adjust(session, product_id: str, *, delta: int | None = None, set_to: int | None = None,
                  reason: str, actor: str, now: datetime) -> Product:
-    """Add `delta` (never below 0) or set an absolute level; records a movement either way."""
+    """Add `delta` or set an absolute level, never below 0 nor above MAX_STOCK; records a movement.
+
+    Raises NotFound, StockBelowZero, StockAboveCap.
+    """
     product = await session.get(Product, product_id, with_for_update=True, populate_existing=True)
     if product is None:
         raise NotFound("product", product_id)
@@ -96,6 +104,8 @@ async def adjust(session, product_id: str, *, delta: int | None = None, set_to: 
         delta = set_to - product.stock_quantity
     if delta == 0:
         return product
+    if product.stock_quantity + delta > MAX_STOCK:
+        raise StockAboveCap(product.id, product.barcode, product.stock_quantity, delta, MAX_STOCK)
     result = await session.execute(
         update(Product)
         .where(Product.id == product_id, Product.stock_quantity + delta >= 0)

@@ -131,6 +131,8 @@ async def test_stock_shows_and_adjusts_with_a_movement_naming_the_admin(wa, shop
 @pytest.mark.parametrize("text, words", [
     ("stock {barcode} +lots", "not a stock change"),
     ("stock {barcode} -99", "would go below 0"),
+    ("stock {barcode} +999999", "would pass the cap of 1,000,000 units"),
+    ("stock {barcode} =9999999", "would pass the cap of 1,000,000 units"),
     ("stock NOPE-1", "No product with barcode"),
     ("confirm", "Usage: confirm <ref>"),
     ("confirm XYZ-1738704998-X7K2", "not one of our references"),

@@ -204,6 +204,15 @@ BAD_ROWS = [
     ({"sizes": "[S, M"}, "bad sizes"),
     ({"id": "a/b"}, "bad id"),
     ({"name": "x" * 201}, "bad name"),
+    # PostgreSQL cannot store NUL in text: every text field refuses it on both databases alike.
+    ({"name": "Shirt\x00"}, "bad name"),
+    ({"barcode": "600\x00"}, "bad barcode"),
+    ({"description": "\x00"}, "bad description"),
+    ({"category": "shirts\x00"}, "bad category"),
+    ({"sizes": ["S", "M\x00"]}, "bad sizes"),
+    ({"colors": ["\x00White"]}, "bad colors"),
+    ({"primaryImage": "/media/a\x00.jpg"}, "bad primaryImage"),
+    ({"id": "17\x00"}, "bad id"),
 ]
 
 

@@ -206,6 +206,33 @@ async def test_stock_taken_at_once_never_goes_below_zero(client, admin):
     assert (await product(client, shirt["id"]))["stockQuantity"] == 0
 
 
+async def test_stock_added_past_the_cap_is_409_saying_the_cap(client, admin):
+    shirt = await make_product(client, admin, stock=0)
+    url = f"/api/products/{shirt['id']}/stock/"
+
+    statuses = [(await client.post(url, headers=admin, json={"delta": 1_000_000, "reason": "pallet"})).status
+                for _ in range(3)]  # the run went on to 2,147,000,000 and a 500
+    over = await client.post(url, headers=admin, json={"delta": 1, "reason": "one more"})
+
+    assert statuses == [200, 409, 409]
+    problem = await problem_of(over, 409)
+    assert (problem["available"], problem["cap"]) == (1_000_000, 1_000_000) and "1,000,000" in problem["detail"]
+    assert (await product(client, shirt["id"]))["stockQuantity"] == 1_000_000
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("post", "/stock/", {"delta": 2_000_000}), ("post", "/stock/", {"delta": -2_000_000}),
+    ("patch", "/", {"stockQuantity": 1_000_001}), ("post", "/stock/", {"delta": 2**31})])
+async def test_a_stock_figure_out_of_range_in_a_body_is_400_saying_the_cap(client, admin, method, path, body):
+    shirt = await make_product(client, admin, stock=3)
+
+    response = await getattr(client, method)(f"/api/products/{shirt['id']}{path}", headers=admin, json=body)
+
+    problem = await problem_of(response, 400)
+    assert "1000000" in str(problem["errors"])
+    assert (await product(client, shirt["id"]))["stockQuantity"] == 3
+
+
 async def test_a_product_at_zero_stock_is_not_in_stock(client, admin):
     shirt = await make_product(client, admin, stock=2)
 

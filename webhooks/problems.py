@@ -40,6 +40,8 @@ TABLE: dict[type[errors.DomainError], tuple[int, str, str, Callable]] = {
                                   lambda e: {"limit": e.limit, "pending": e.pending}),
     errors.StockBelowZero: (409, "stock-below-zero", "Stock cannot go below zero",
                             lambda e: {"available": e.available}),
+    errors.StockAboveCap: (409, "stock-above-cap", "Stock cannot pass the cap",
+                           lambda e: {"available": e.available, "cap": e.cap}),
     errors.DuplicateBarcode: (409, "duplicate-barcode", "Barcode already used", lambda e: {}),
     errors.DuplicateProductId: (409, "duplicate-id", "Product id already used", lambda e: {}),
     errors.NotAllowed: (409, "not-allowed", "Not allowed", lambda e: {}),

@@ -21,6 +21,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from core.status import PaymentStatus, Status, parse_status
+from core.stock import MAX_STOCK
 
 
 def _status(value: Any) -> Status:
@@ -98,7 +99,7 @@ class ProductCreate(RequestModel):
     barcode: Annotated[str, Field(min_length=1, max_length=64)]
     price: MoneyIn
     discounted_price: MoneyIn | None = None
-    stock_quantity: Annotated[Count, Field(ge=0, le=1_000_000)] = 0
+    stock_quantity: Annotated[Count, Field(ge=0, le=MAX_STOCK)] = 0
     sizes: list[Annotated[str, Field(max_length=50)]] = Field(default_factory=list, max_length=50)
     colors: list[Annotated[str, Field(max_length=50)]] = Field(default_factory=list, max_length=50)
     image_url: Annotated[str, Field(max_length=2000)] | None = None
@@ -128,7 +129,7 @@ class ProductUpdate(RequestModel):
     barcode: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     price: MoneyIn | None = None
     discounted_price: MoneyIn | None = None
-    stock_quantity: Annotated[Count, Field(ge=0, le=1_000_000)] | None = None
+    stock_quantity: Annotated[Count, Field(ge=0, le=MAX_STOCK)] | None = None
     sizes: list[Annotated[str, Field(max_length=50)]] | None = Field(default=None, max_length=50)
     colors: list[Annotated[str, Field(max_length=50)]] | None = Field(default=None, max_length=50)
     image_url: Annotated[str, Field(max_length=2000)] | None = None
@@ -146,7 +147,7 @@ class ProductUpdate(RequestModel):
 
 
 class StockAdjust(RequestModel):
-    delta: Annotated[Count, Field(ge=-1_000_000, le=1_000_000)]
+    delta: Annotated[Count, Field(ge=-MAX_STOCK, le=MAX_STOCK)]
     reason: Annotated[str, Field(min_length=1, max_length=200)] = "manual adjustment"
 
 
