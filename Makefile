@@ -17,7 +17,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/orderdesk db upgrade
 	$(BIN)/orderdesk seed-demo --if-empty
-	$(BIN)/orderdesk serve
+	$(BIN)/orderdesk serve --host 127.0.0.1 --port $(or $(PORT),8080)
 
 test: $(STAMP) test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -1,12 +1,20 @@
-"""Settings from the environment (and a `.env` file), read once by the composition root."""
+"""Settings from the environment (and a `.env` file), read once by the composition root.
+
+Every setting is checked when a command starts (CONTRACT §1): `problems(ValidationError)` turns
+pydantic's errors into one line per setting, `NAME: what is wrong (an example that works)`.
+"""
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import field_validator
+import phonenumbers
+from pydantic import ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$", re.IGNORECASE)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -20,7 +28,7 @@ def parse_duration(value: str | timedelta | None) -> timedelta | None:
         return None
     match = _DURATION.match(value)
     if not match:
-        raise ValueError(f"{value!r} is not a duration: use e.g. 90s, 30m, 6h, 2d or off")
+        raise ValueError(f"{value!r} is not a duration")
     return timedelta(**{_UNITS[match[2].lower()]: int(match[1])})
 
 
@@ -28,6 +36,62 @@ def _split_commas(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
+
+
+# What a setting that was refused could look like instead, for its one-line answer.
+EXAMPLES = {
+    "database_url": "postgres://user:password@host:5432/shop or sqlite:///./orderdesk.db",
+    "public_base_url": "https://shop.example.com",
+    "admin_phones": "+254712345678,+254733000111",
+    "default_region": "KE",
+    "handover_quiet": "2h", "payment_reminder_after": "6h, 90s, 30m, 2d or off",
+    "pending_expiry_after": "2d or off", "job_sweep_interval": "60s",
+    "daily_digest_at": "20:00 or off",
+    "shop_timezone": "Africa/Nairobi",
+    "max_pending_orders_per_phone": "3 or off", "rate_limit_orders_per_minute": "10 or off",
+    "rate_limit_inbound_per_minute": "20 or off",
+    "orderdesk_env": "production",
+    "api_compat": "drf",
+    "low_stock_threshold": "3",
+    "whatsapp_templates": '{"order_status": "HX..."}',
+    "admin_alert_new_orders": "true", "trust_proxy_headers": "false",
+}
+# The message kinds a WhatsApp template may carry across the 24-hour window (CONTRACT §5).
+TEMPLATE_KINDS = ("order_status", "payment_reminder", "admin_alert", "payment_received")
+# The drivers orderdesk runs on, by the URL schemes platforms and people write.
+DATABASE_DRIVERS = {"postgres": "postgresql+asyncpg", "postgresql": "postgresql+asyncpg",
+                    "postgresql+asyncpg": "postgresql+asyncpg",
+                    "sqlite": "sqlite+aiosqlite", "sqlite+aiosqlite": "sqlite+aiosqlite"}
+
+
+def database_url(value: str) -> str:
+    """DATABASE_URL as given (Heroku's `postgres://…`, `postgresql://…?sslmode=require`, a plain
+    `sqlite:///path`) -> the URL of the driver orderdesk runs on. Raises ValueError."""
+    try:
+        url = make_url(value.strip())
+    except ArgumentError:
+        raise ValueError(f"{value!r} is not a database URL") from None
+    driver = DATABASE_DRIVERS.get(url.drivername)
+    if driver is None:
+        raise ValueError(f"{url.drivername!r} is not a database orderdesk runs on: use PostgreSQL or SQLite")
+    url = url.set(drivername=driver)
+    if driver.startswith("postgresql") and "sslmode" in url.query:  # libpq's name; asyncpg calls it ssl
+        url = url.difference_update_query(["sslmode"]).update_query_dict({"ssl": url.query["sslmode"]})
+    return url.render_as_string(hide_password=False)
+
+
+def problems(error: ValidationError) -> list[str]:
+    """One line per refused setting: `NAME: what is wrong (an example that works)`."""
+    lines = []
+    for item in error.errors():
+        why = str(item.get("ctx", {}).get("error") or item["msg"]).removeprefix("Value error, ")
+        if not item["loc"]:  # a check of several settings together names its own
+            lines.append(why)
+            continue
+        name = str(item["loc"][0])
+        example = EXAMPLES.get(name)
+        lines.append(f"{name.upper()}: {why}" + (f" (e.g. {example})" if example else ""))
+    return lines
 
 
 class Settings(BaseSettings):
@@ -49,7 +113,7 @@ class Settings(BaseSettings):
     api_compat: Literal["", "drf"] = ""
     cors_allowed_origins: Annotated[list[str], NoDecode] = []
     handover_quiet: timedelta | None = timedelta(hours=2)
-    orderdesk_env: str = "development"
+    orderdesk_env: Literal["development", "production"] = "development"
     metrics_token: str | None = None
     shop_timezone: str = "UTC"
     media_dir: str = "./media"  # receipts the shop keeps, named by SHA-256 (webhooks/media.py)
@@ -59,7 +123,7 @@ class Settings(BaseSettings):
     daily_digest_at: str | None = "20:00"
     low_stock_threshold: int = 3
     job_sweep_interval: timedelta = timedelta(seconds=60)
-    whatsapp_templates: dict[str, str] = {}
+    whatsapp_templates: Annotated[dict[str, str], NoDecode] = {}
     # Abuse limits (CONTRACT §1): unset, `off` or 0 means no limit
     max_pending_orders_per_phone: int | None = None
     rate_limit_orders_per_minute: int | None = None  # per client IP, counted per process
@@ -70,6 +134,63 @@ class Settings(BaseSettings):
     @classmethod
     def _commas(cls, value: object) -> object:
         return _split_commas(value)
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _database(cls, value: object) -> object:
+        return database_url(value) if isinstance(value, str) else value
+
+    @field_validator("orderdesk_env", mode="before")
+    @classmethod
+    def _env(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() not in ("development", "production"):
+            raise ValueError(f"{value!r} is neither development nor production")
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("default_region", mode="before")
+    @classmethod
+    def _region(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.strip().upper() not in phonenumbers.SUPPORTED_REGIONS:
+                raise ValueError(f"{value!r} is not a region code phone numbers know (ISO 3166, two letters)")
+            return value.strip().upper()
+        return value
+
+    @model_validator(mode="after")
+    def _admins_in_e164(self) -> Settings:
+        """ADMIN_PHONES as E.164, each read in DEFAULT_REGION when written without a country code."""
+        from core.phones import try_e164
+
+        e164, unread = [], []
+        for raw in self.admin_phones:
+            phone = try_e164(raw, self.default_region)
+            (e164 if phone else unread).append(phone or raw)
+        if unread:
+            raise ValueError(f"ADMIN_PHONES: {', '.join(map(repr, unread))} is not a phone number in region "
+                             f"{self.default_region} (write it with its country code)")
+        self.admin_phones = e164
+        return self
+
+    @field_validator("whatsapp_templates", mode="before")
+    @classmethod
+    def _templates(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else {}
+            except ValueError:
+                raise ValueError("not JSON") from None
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - set(TEMPLATE_KINDS))
+            if unknown:
+                raise ValueError(f"{', '.join(map(repr, unknown))} is not a message kind ({', '.join(TEMPLATE_KINDS)})")
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", value.strip()):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.strip()
 
     @field_validator("api_compat", mode="before")
     @classmethod
@@ -94,7 +215,7 @@ class Settings(BaseSettings):
     @classmethod
     def _positive(cls, value: int | None) -> int | None:
         if value is not None and value < 0:
-            raise ValueError(f"{value} is not a limit: use a positive number, or off")
+            raise ValueError(f"{value} is not a limit")
         return value
 
     @field_validator("daily_digest_at", mode="before")
@@ -104,7 +225,7 @@ class Settings(BaseSettings):
             if value.strip().lower() in ("", "off", "none"):
                 return None
             if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()):
-                raise ValueError(f"{value!r} is not a time of day: use HH:MM (e.g. 20:00) or off")
+                raise ValueError(f"{value!r} is not a time of day, HH:MM")
             return value.strip()
         return value
 
@@ -116,7 +237,7 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not an IANA time zone, e.g. Africa/Nairobi") from None
+            raise ValueError(f"{value!r} is not an IANA time zone") from None
         return value
 
     @property

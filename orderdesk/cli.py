@@ -7,7 +7,9 @@ import logging
 import os
 import sys
 
-from core.settings import Settings
+from pydantic import ValidationError
+
+from core.settings import Settings, problems
 
 log = logging.getLogger("orderdesk")
 
@@ -36,11 +38,13 @@ def cmd_serve(args, settings: Settings) -> int:
 
     from webhooks.app import create_app
 
-    if settings.orderdesk_env == "production" and not settings.twilio_enabled:
+    if settings.orderdesk_env == "production":
         missing = [n for n, v in (("TWILIO_ACCOUNT_SID", settings.twilio_account_sid),
-                                  ("TWILIO_AUTH_TOKEN", settings.twilio_auth_token)) if not v]
-        print(f"ORDERDESK_ENV=production needs {' and '.join(missing)}; refusing to start.", file=sys.stderr)
-        return 2
+                                  ("TWILIO_AUTH_TOKEN", settings.twilio_auth_token),
+                                  ("ADMIN_PHONES", settings.admin_phones)) if not v]
+        if missing:
+            print(f"ORDERDESK_ENV=production needs {' and '.join(missing)}; refusing to start.", file=sys.stderr)
+            return 2
     try:
         import uvloop  # a faster event loop (docs/performance.md); asyncio's own behaves the same
     except ImportError:  # not built for this platform
@@ -159,6 +163,12 @@ def cmd_chat(args, settings: Settings) -> int:
     return asyncio.run(chat(settings, args.phone, args.url))
 
 
+def _port(value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number (e.g. 8080)")
+    return int(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orderdesk", description="WhatsApp order intake for small shops.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -167,7 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     # On a platform that hands out $PORT (Heroku and the like) the router reaches us from outside.
     serve.add_argument("--host", default="0.0.0.0" if os.environ.get("PORT") else "127.0.0.1",
                        help="default 127.0.0.1, or 0.0.0.0 when $PORT is set")
-    serve.add_argument("--port", type=int, default=8080)
+    # A string default goes through type= too, so a bad $PORT is one line, as a bad --port is.
+    serve.add_argument("--port", type=_port, default=os.environ.get("PORT") or "8080",
+                       help="default $PORT when it is set (Heroku and the like), else 8080")
     serve.set_defaults(func=cmd_serve)
 
     db = sub.add_parser("db", help="database schema and backups")
@@ -228,4 +240,10 @@ def main(argv: list[str] | None = None) -> int:
     # what matters (failures, retries) itself.
     logging.getLogger("twilio").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
-    return args.func(args, Settings())
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        for line in problems(exc):
+            print(line, file=sys.stderr)
+        return 2
+    return args.func(args, settings)
