@@ -1,10 +1,14 @@
 """`orderdesk db upgrade`: Alembic, configured from code so it works from an installed package."""
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -32,3 +36,51 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
+
+
+@lru_cache(maxsize=1)
+def _revisions() -> tuple[str, frozenset[str]]:
+    """(the head revision, every revision this code knows)."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return script.get_current_head(), frozenset(r.revision for r in script.walk_revisions())
+
+
+def head() -> str:
+    return _revisions()[0]
+
+
+async def current_revision(conn) -> str | None:
+    """The revision the database behind `conn` (an AsyncConnection) is at; None before the first upgrade."""
+    def version(sync_conn) -> str | None:
+        if not inspect(sync_conn).has_table("alembic_version"):
+            return None
+        return sync_conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+    return await conn.run_sync(version)
+
+
+async def schema_behind(conn) -> str | None:
+    """Why the schema of the database behind `conn` (an AsyncConnection) is behind the code, or None
+    when it is current or ahead (a newer release migrated it while this one still serves)."""
+    current = await current_revision(conn)
+    if current is None:
+        return "the database has no tables yet"
+    if is_behind(current):
+        return f"the database schema is at {current}, the code needs {head()}"
+    return None
+
+
+def is_behind(revision: str | None) -> bool:
+    """Whether a database at `revision` lacks migrations this code needs. A revision this code does
+    not know is a newer release's: ahead, which the code still runs on during a rolling deploy."""
+    latest, known = _revisions()
+    return revision is None or (revision != latest and revision in known)
+
+
+def missing_sqlite_file(database_url: str) -> str | None:
+    """The path of a SQLite database file that does not exist, which connecting would create empty."""
+    url = make_url(database_url)
+    if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
+        return None
+    path = Path(url.database).resolve()
+    return None if path.exists() else str(path)

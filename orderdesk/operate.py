@@ -78,7 +78,7 @@ async def doctor(settings: Settings) -> int:
     """Check what must hold for the shop to work; exit non-zero when something must be fixed."""
     from alembic.script import ScriptDirectory
 
-    from core.migrate import alembic_config
+    from core.migrate import alembic_config, missing_sqlite_file
 
     problems: list[str] = []
 
@@ -88,7 +88,10 @@ async def doctor(settings: Settings) -> int:
             problems.append(bad)
 
     print(f"database {settings.database_url.split('@')[-1]}")
+    missing = missing_sqlite_file(settings.database_url)
     try:
+        if missing:  # connecting would create it empty
+            raise FileNotFoundError(f"no database at {missing}")
         engine = make_engine(settings.database_url)
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))

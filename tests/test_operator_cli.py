@@ -63,3 +63,4 @@ def test_doctor_prints_the_webhook_urls_and_fails_on_what_must_be_fixed(tmp_path
     assert done.returncode == 1
     assert "/webhooks/twilio/whatsapp" in done.stdout and "/webhooks/twilio/status" in done.stdout
     assert "orderdesk db upgrade" in done.stdout and "ADMIN_PHONES" in done.stdout
+    assert not (tmp_path / "shop.db").exists()  # only `db upgrade` creates the database

@@ -9,7 +9,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from bot import replies
-from core import catalog, inbox, orders
+from core import catalog, inbox, migrate, orders
 from core.errors import NotFound
 from core.models import Product
 from core.tokens import STAFF_ROLES, Role
@@ -34,12 +34,17 @@ def product_out(p: Product) -> s.ProductOut:
 
 # --- system -----------------------------------------------------------------------------------
 
+SCHEMA_REVISION = text("SELECT version_num FROM alembic_version")
+
+
 async def health(call: Call) -> web.Response:
     try:
         async with call.uow(readonly=True) as tx:
-            await tx.execute(text("SELECT 1"))
-    except Exception:  # any failure to reach the database is "unavailable", by design
+            revision = await tx.scalar(SCHEMA_REVISION)
+    except Exception:  # no answer, or no tables yet: "unavailable", by design
         return json(s.Health(status="unavailable"), 503)
+    if migrate.is_behind(revision):  # `orderdesk db upgrade` has not run for this release yet
+        return json(s.Health(status="schema-behind"), 503)
     return json(s.Health(status="ok"))
 
 
@@ -160,8 +165,8 @@ async def order_messages(call: Call) -> web.Response:
 
 E = (400, 401, 403, 404, 409)
 ROUTES: list[Route] = [
-    Route("GET", "/health", health, "Liveness: the database answers", responses={200: s.Health, 503: s.Health},
-          tag="system", in_transaction=False),
+    Route("GET", "/health", health, "Liveness: the database answers and its schema is not behind the code",
+          responses={200: s.Health, 503: s.Health}, tag="system", in_transaction=False),
     Route("GET", "/api/products/", list_products, "The catalog", query=s.ProductQuery,
           responses={200: list[s.ProductOut]}, errors=(400,), tag="products"),
     Route("POST", "/api/products/", create_product, "Add a product", roles=STAFF, body=s.ProductCreate,

@@ -306,7 +306,7 @@ class MessageOut(ResponseModel):
 
 
 class Health(ResponseModel):
-    status: Literal["ok", "unavailable"]
+    status: Literal["ok", "unavailable", "schema-behind"]
 
 
 Problem.model_rebuild()
