@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from core import outbox
 from core.db import make_engine, make_sessionmaker
@@ -75,42 +75,54 @@ async def outbox_retry(settings: Settings, message_id: int | None) -> int:
 
 
 async def doctor(settings: Settings) -> int:
-    """Check what must hold for the shop to work; exit non-zero when something must be fixed."""
-    from alembic.script import ScriptDirectory
+    """Check what must hold for the shop to work (CONTRACT §1); exit 1 when something must be fixed.
 
-    from core.migrate import alembic_config, missing_sqlite_file
+    What only production needs (an https PUBLIC_BASE_URL, Twilio credentials, admins and their
+    `admin_alert` template) is a note in development and a failure with ORDERDESK_ENV=production.
+    """
+    from core.migrate import current_revision, head, is_behind, missing_sqlite_file
 
+    production = settings.orderdesk_env == "production"
     problems: list[str] = []
 
-    def check(ok: bool, good: str, bad: str) -> None:
-        print(("  ok   " if ok else "  FIX  ") + (good if ok else bad))
-        if not ok:
+    def check(ok: bool, good: str, bad: str, *, production_only: bool = False) -> None:
+        if ok:
+            print(f"  ok   {good}")
+        elif production_only and not production:
+            print(f"  note {bad}")
+        else:
+            print(f"  FIX  {bad}")
             problems.append(bad)
 
-    print(f"database {settings.database_url.split('@')[-1]}")
+    print(f"database {settings.database_url.split('@')[-1]} ({settings.orderdesk_env})")
     missing = missing_sqlite_file(settings.database_url)
     try:
         if missing:  # connecting would create it empty
             raise FileNotFoundError(f"no database at {missing}")
         engine = make_engine(settings.database_url)
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-            current = await conn.scalar(text("SELECT version_num FROM alembic_version"))
-        await engine.dispose()
-        head = ScriptDirectory.from_config(alembic_config(settings.database_url)).get_current_head()
+        try:
+            async with engine.connect() as conn:
+                current = await current_revision(conn)
+        finally:
+            await engine.dispose()
         check(True, "database answers", "")
-        check(current == head, f"schema is at the latest migration ({head})",
-              f"schema is at {current}, the code needs {head}: run orderdesk db upgrade")
+        check(not is_behind(current), f"schema is at revision {current} (the code needs {head()})",
+              f"schema is at {current or 'nothing (no tables)'}, the code needs {head()}: run orderdesk db upgrade")
     except Exception as exc:  # any failure here is a finding to print, not a crash
         check(False, "", f"database unreachable or not migrated ({type(exc).__name__}: {exc}); "
                          "check DATABASE_URL, then run orderdesk db upgrade")
-    check(settings.twilio_enabled, "Twilio credentials are set",
-          "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set: messages are only logged (console mode)")
+    if settings.twilio_enabled:
+        check(*await _twilio_account(settings))
+    else:
+        check(False, "", "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set: messages are only logged "
+                         "(console mode)", production_only=True)
     check(bool(settings.admin_phones), f"{len(settings.admin_phones)} admin phone(s)",
-          "ADMIN_PHONES is empty: nobody can confirm from WhatsApp or receive alerts")
-    check(settings.public_base_url.startswith("https://") or not settings.twilio_enabled,
-          f"PUBLIC_BASE_URL is {settings.public_base_url}",
-          f"PUBLIC_BASE_URL is {settings.public_base_url}; Twilio needs a public https URL")
+          "ADMIN_PHONES is empty: nobody can confirm from WhatsApp or receive alerts", production_only=True)
+    check(bool(settings.whatsapp_templates.get("admin_alert")), "admins' alerts cross the 24-hour window "
+          "(admin_alert template)", "no admin_alert template in WHATSAPP_TEMPLATES: an admin who has not "
+          "written for 24 hours hears nothing", production_only=True)
+    check(settings.public_base_url.startswith("https://"), f"PUBLIC_BASE_URL is {settings.public_base_url}",
+          f"PUBLIC_BASE_URL is {settings.public_base_url}; Twilio needs a public https URL", production_only=True)
     base = settings.public_base_url.rstrip("/")
     print("\nPaste into Twilio (WhatsApp sender or sandbox settings):")
     print(f"  When a message comes in:  POST {base}/webhooks/twilio/whatsapp")
@@ -118,5 +130,26 @@ async def doctor(settings: Settings) -> int:
     if problems:
         print(f"\n{len(problems)} thing(s) to fix.")
         return 1
-    print("\nAll good.")
+    print("\nAll good." if production else "\nGood for development; the notes are what production needs.")
     return 0
+
+
+async def _twilio_account(settings: Settings) -> tuple[bool, str, str]:
+    """Ask Twilio for the account the credentials name: (accepted, what to print if so, if not)."""
+    from twilio.base.exceptions import TwilioRestException
+    from twilio.http.async_http_client import AsyncTwilioHttpClient
+    from twilio.rest import Client
+
+    http = AsyncTwilioHttpClient(timeout=10)
+    client = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http)
+    client.api.base_url = base = settings.twilio_api_base_url.rstrip("/")
+    try:
+        account = await client.api.v2010.accounts(settings.twilio_account_sid).fetch_async()
+    except TwilioRestException as exc:
+        return False, "", (f"Twilio refused the credentials (HTTP {exc.status}, {exc.msg}): check "
+                           "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
+    except Exception as exc:  # no answer: DNS, network, time-out
+        return False, "", f"could not reach Twilio at {base} ({type(exc).__name__}: {exc})"
+    finally:
+        await http.close()
+    return True, f"Twilio accepts the credentials (account {account.friendly_name!r}, {account.status})", ""

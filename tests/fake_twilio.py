@@ -181,6 +181,7 @@ class FakeTwilio:
     async def start(self) -> FakeTwilio:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{account_sid}/Messages.json", self._create_message)
+        app.router.add_get("/2010-04-01/Accounts/{account_sid}.json", self._account)
         app.router.add_get("/2010-04-01/Accounts/{account_sid}/Messages/{message_sid}/Media/{media_sid}",
                            self._media_file)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -258,6 +259,19 @@ class FakeTwilio:
             return False
         return scheme.lower() == "basic" and \
             secrets.compare_digest(credentials, f"{self.account_sid}:{self.auth_token}")
+
+    async def _account(self, request: web.Request) -> web.Response:
+        """GET …/Accounts/{sid}.json: the account resource, as `orderdesk doctor` asks for it."""
+        if not self._authorized(request):
+            return twilio_error(20003)
+        if request.match_info["account_sid"] != self.account_sid:
+            return twilio_error(20404, path=request.path)
+        now = format_datetime(datetime.now(timezone.utc))
+        return web.json_response({
+            "sid": self.account_sid, "friendly_name": "Demo Shop", "status": "active", "type": "Full",
+            "auth_token": self.auth_token, "owner_account_sid": self.account_sid, "date_created": now,
+            "date_updated": now, "uri": f"/{API_VERSION}/Accounts/{self.account_sid}.json",
+            "subresource_uris": {"messages": f"/{API_VERSION}/Accounts/{self.account_sid}/Messages.json"}})
 
     async def _create_message(self, request: web.Request) -> web.Response:
         posted = await request.post()

@@ -1,4 +1,5 @@
 """The operator's commands, run as a shop owner runs them: `orderdesk outbox`, `jobs`, `doctor`."""
+import asyncio
 import os
 import subprocess
 import sys
@@ -11,9 +12,10 @@ from core.migrate import upgrade
 ENV_SCRUB = ("DATABASE_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "ADMIN_PHONES", "PUBLIC_BASE_URL")
 
 
-def orderdesk(tmp_path, *args: str) -> subprocess.CompletedProcess:
+def orderdesk(tmp_path, *args: str, **settings: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ENV_SCRUB}
     env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}"
+    env.update(settings)
     return subprocess.run([sys.executable, "-m", "orderdesk", *args], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=120)
 
@@ -64,3 +66,36 @@ def test_doctor_prints_the_webhook_urls_and_fails_on_what_must_be_fixed(tmp_path
     assert "/webhooks/twilio/whatsapp" in done.stdout and "/webhooks/twilio/status" in done.stdout
     assert "orderdesk db upgrade" in done.stdout and "ADMIN_PHONES" in done.stdout
     assert not (tmp_path / "shop.db").exists()  # only `db upgrade` creates the database
+
+
+def test_doctor_in_development_notes_what_production_needs_and_passes(tmp_path):
+    upgrade(f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}")
+
+    done = orderdesk(tmp_path, "doctor")  # console mode, no admins, http://127.0.0.1 — fine to develop
+
+    assert done.returncode == 0, done.stdout
+    notes = [line for line in done.stdout.splitlines() if line.startswith("  note")]
+    assert len(notes) == 4 and "FIX" not in done.stdout, done.stdout
+    assert any("PUBLIC_BASE_URL" in n for n in notes) and any("ADMIN_PHONES" in n for n in notes)
+
+
+def test_doctor_in_production_fails_on_what_production_needs(tmp_path):
+    upgrade(f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}")
+
+    done = orderdesk(tmp_path, "doctor", ORDERDESK_ENV="production")
+
+    assert done.returncode == 1
+    assert done.stdout.count("  FIX") == 4 and "4 thing(s) to fix" in done.stdout, done.stdout
+
+
+async def test_doctor_asks_twilio_whether_it_accepts_the_credentials(tmp_path, twilio):
+    upgrade(f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}")
+    account = {"TWILIO_API_BASE_URL": twilio.base_url, "TWILIO_ACCOUNT_SID": twilio.account_sid,
+               "ADMIN_PHONES": "+254700000001", "PUBLIC_BASE_URL": "https://shop.example.com"}
+
+    accepted = await asyncio.to_thread(orderdesk, tmp_path, "doctor", TWILIO_AUTH_TOKEN=twilio.auth_token, **account)
+    refused = await asyncio.to_thread(orderdesk, tmp_path, "doctor", TWILIO_AUTH_TOKEN="x" * 32, **account)
+
+    assert accepted.returncode == 0 and "ok   Twilio accepts the credentials" in accepted.stdout, accepted.stdout
+    assert refused.returncode == 1, refused.stdout
+    assert "FIX  Twilio refused the credentials (HTTP 401" in refused.stdout and "Traceback" not in refused.stderr
