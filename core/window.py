@@ -28,20 +28,36 @@ TEMPLATE_VARIABLES = {
     "payment_reminder": lambda v: {"1": v.get("name", ""), "2": v.get("reference", ""), "3": v.get("total", "")},
 }
 MAX_VARIABLE_CHARS = 200
+ADMIN_ALERT_CHARS = 900  # the admin_alert template's one variable: the whole alert, in one line
 
 
-def sanitise(value: object) -> str:
+def sanitise(value: object, limit: int = MAX_VARIABLE_CHARS) -> str:
     """WhatsApp refuses a template variable with a newline, a tab or more than four spaces in a row."""
     if isinstance(value, (list, tuple)):
         value = f"{len(value)} item{'s' if len(value) != 1 else ''}"
     text = re.sub(r"[\r\n\t\v\f]+", " ", str(value if value is not None else ""))
     text = re.sub(r" {2,}", " ", text).strip()
-    return (text[: MAX_VARIABLE_CHARS - 1] + "…") if len(text) > MAX_VARIABLE_CHARS else (text or "-")
+    return (text[: limit - 1] + "…") if len(text) > limit else (text or "-")
 
 
 def content_variables(kind: str, variables: dict) -> str:
     """The ContentVariables JSON; json keeps apostrophes (O'Brien) and emoji as they are."""
     return json.dumps({k: sanitise(v) for k, v in TEMPLATE_VARIABLES[kind](variables).items()}, ensure_ascii=False)
+
+
+def template_for(message: OutboundMessage | outbox.Claimed, templates: dict[str, str],
+                 admins: list[str]) -> tuple[str, str] | None:
+    """(ContentSid, ContentVariables) of the approved template that carries `message` across a
+    closed window, or None when none is configured: `admin_alert` for anything to an admin, else
+    the template of the message's kind (CONTRACT §5)."""
+    if message.to_phone in admins:
+        if not templates.get("admin_alert"):
+            return None
+        alert = sanitise(message.body, ADMIN_ALERT_CHARS)
+        return templates["admin_alert"], json.dumps({"1": alert}, ensure_ascii=False)
+    if message.kind in TEMPLATE_VARIABLES and templates.get(message.kind):
+        return templates[message.kind], content_variables(message.kind, message.variables)
+    return None
 
 
 def inside(last_inbound_at: datetime | None, now: datetime) -> bool:
@@ -51,18 +67,17 @@ def inside(last_inbound_at: datetime | None, now: datetime) -> bool:
 async def fit_to_window(uow, messages: list[outbox.Claimed]) -> list[outbox.Claimed]:
     """Decide, inside the claiming transaction, how each claimed message may go; returns the sendable.
 
-    Within the window: as written. Outside: as its kind's template when one is configured, else
-    failed with the reason, and the admins told once per customer until that customer writes again.
+    Within the window: as written. Outside: as its template (template_for) when one is configured,
+    else failed with the reason, and the admins told once per customer until that customer writes again.
     """
-    now, templates = uow.now(), uow.settings.whatsapp_templates
+    now, templates, admins = uow.now(), uow.settings.whatsapp_templates, alerts.admin_phones(uow.settings)
     last = dict((await uow.execute(LAST_INBOUND, {"phones": list({m.to_phone for m in messages})})).all())
     sendable, templated, refused = [], [], []
     for message in messages:
         if message.content_sid or inside(last.get(message.to_phone), now):
             sendable.append(message)
-        elif message.kind in TEMPLATE_VARIABLES and templates.get(message.kind):
-            message.content_sid = templates[message.kind]
-            message.content_variables = content_variables(message.kind, message.variables)
+        elif template := template_for(message, templates, admins):
+            message.content_sid, message.content_variables = template
             sendable.append(message)
             templated.append(message)
         else:
@@ -97,16 +112,17 @@ async def _order_words(uow, message: OutboundMessage) -> str:
 
 async def not_delivered(uow, message: OutboundMessage, code: str | None, reason: str) -> None:
     """A message failed for good (at send, or by a failed/undelivered callback): resend a 63016 as its
-    template when there is one, else tell the admins once which customer was not reached, and why."""
-    templates = uow.settings.whatsapp_templates
-    if code == "63016" and not message.content_sid and templates.get(message.kind) \
-            and message.kind in TEMPLATE_VARIABLES:
+    template when there is one, else tell the admins once which customer was not reached, and why.
+    Nothing that failed on its way to an admin raises a further alert."""
+    admins = alerts.admin_phones(uow.settings)
+    template = template_for(message, uow.settings.whatsapp_templates, admins)
+    if code == "63016" and not message.content_sid and template:
+        content_sid, variables = template
         await outbox.enqueue(uow, to=message.to_phone, kind=message.kind, key=f"{message.key}:template",
                              variables=message.variables, order_id=message.order_id, body=message.body,
-                             content_sid=templates[message.kind],
-                             content_variables=content_variables(message.kind, message.variables))
+                             content_sid=content_sid, content_variables=variables)
         return
-    if message.to_phone in alerts.admin_phones(uow.settings):
+    if message.to_phone in admins:
         return
     if code == "63016":
         last = (await uow.session.get(Customer, message.to_phone))

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from core.models import OutboundMessage
-from core.window import content_variables, sanitise
+from core.window import content_variables, sanitise, template_for
 from tests.conftest import ADMIN_PHONE, CUSTOMER_PHONE, open_windows
 from tests.helpers import eventually, make_product, order_body
 
@@ -110,6 +110,55 @@ async def test_an_undelivered_callback_tells_the_admins_who_was_not_reached_once
     alerts = [m for m in await wa.replies_to(ADMIN_PHONE, count=2) if m.startswith("📵")]
     assert len(alerts) == 1
     assert CUSTOMER_PHONE in alerts[0] and order["orderReference"] in alerts[0] and "not a valid WhatsApp" in alerts[0]
+
+
+ADMIN_TEMPLATE = "HX" + "2" * 32
+
+
+@pytest.mark.parametrize("templates", [{"admin_alert": ADMIN_TEMPLATE}])
+async def test_an_admin_outside_the_window_gets_each_alert_as_the_admin_alert_template(wa, admin, clock, templates):
+    clock.advance(hours=25)  # the admin last wrote yesterday: no free-form message reaches them
+    product = await make_product(wa.client, admin, stock=10)
+
+    response = await wa.client.post("/api/orders/", json={**order_body((product, 1)), "customerName": "Amina\nOtieno"})
+
+    [sent] = await wa.twilio.wait_for_messages(1, to=ADMIN_PHONE)
+    assert sent["ContentSid"] == ADMIN_TEMPLATE and not sent["Body"]
+    [alert] = json.loads(sent["ContentVariables"]).values()
+    assert (await response.json())["orderReference"] in alert and "Amina Otieno" in alert and "\n" not in alert
+
+
+async def test_an_admin_alert_that_cannot_go_fails_and_raises_no_further_alert(wa, admin, uow, clock):
+    clock.advance(hours=25)
+    product = await make_product(wa.client, admin, stock=10)
+
+    await wa.client.post("/api/orders/", json=order_body((product, 1)))
+
+    async def failed():
+        messages = await _messages_to(uow, ADMIN_PHONE)
+        return messages and all(m.status == "failed" for m in messages) and messages
+    [message] = await eventually(failed)
+    assert message.error_code == "outside_window" and wa.twilio.requests == []
+
+
+@pytest.mark.parametrize("templates", [{"admin_alert": ADMIN_TEMPLATE}])
+async def test_a_63016_to_an_admin_is_resent_as_the_admin_alert_template(wa, admin, templates):
+    wa.twilio.reject_next(63016, to=ADMIN_PHONE, freeform_only=True)
+    product = await make_product(wa.client, admin, stock=10)
+
+    await wa.client.post("/api/orders/", json=order_body((product, 1)))
+
+    sent = await wa.twilio.wait_for_messages(1, to=ADMIN_PHONE)
+    assert sent[-1]["ContentSid"] == ADMIN_TEMPLATE and "New order" in sent[-1]["ContentVariables"]
+
+
+def test_an_admin_alert_is_one_line_of_at_most_900_characters():
+    alert = OutboundMessage(to_phone=ADMIN_PHONE, kind="admin_relay", body="line one\n" + "x" * 2000)
+
+    sid, variables = template_for(alert, {"admin_alert": ADMIN_TEMPLATE}, [ADMIN_PHONE])
+
+    [text] = json.loads(variables).values()
+    assert sid == ADMIN_TEMPLATE and len(text) == 900 and text.startswith("line one x") and text.endswith("…")
 
 
 @pytest.mark.parametrize("raw, clean", [
