@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
 import sys
@@ -91,7 +92,7 @@ def cmd_serve(args, settings: Settings) -> int:
         if missing:
             print(f"ORDERDESK_ENV=production needs {' and '.join(missing)}; refusing to start.", file=sys.stderr)
             return 2
-    refused = _refuse(asyncio.run(database_problem(settings, wait_s=DATABASE_WAIT_S)))
+    refused = _refuse(asyncio.run(database_problem(settings, wait_s=DATABASE_WAIT_S)) or _sole_server(settings))
     if refused is not None:
         return refused
     try:
@@ -100,9 +101,49 @@ def cmd_serve(args, settings: Settings) -> int:
         loop = None
     else:
         loop = uvloop.new_event_loop()
-    web.run_app(create_app(settings), host=args.host, port=args.port, print=lambda *_: None,
-                access_log=None, handle_signals=True, loop=loop)
+    url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '') else args.host}:{args.port}"
+    try:
+        web.run_app(create_app(settings), host=args.host, port=args.port, access_log=None, handle_signals=True,
+                    loop=loop, print=lambda _: log.info("orderdesk serves %s (listening on %s:%d, %s)", url,
+                                                         args.host, args.port, settings.orderdesk_env))
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        print(f"port {args.port} on {args.host} is in use (another orderdesk serve?): stop that process, "
+              "or choose another with --port", file=sys.stderr)
+        return 2
     return 0
+
+
+_held_locks: list = []  # open for the life of the process: the operating system drops them at exit
+
+
+def _sole_server(settings: Settings) -> str | None:
+    """Hold the lock that makes this the only server of its SQLite file (SQLite is one process per
+    file here), or say which process holds it. A lock of a process that died is gone with it."""
+    import fcntl
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.database_url)
+    if not url.drivername.startswith("sqlite"):
+        return None
+    path = Path(url.database).resolve()
+    lock = open(path.with_name(path.name + ".serve.lock"), "a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.seek(0)
+        holder = lock.read().strip() or "unknown"
+        lock.close()
+        return (f"another orderdesk serve (pid {holder}) already serves {path}: SQLite is one process per "
+                "file; stop that one first (or use PostgreSQL for several processes)")
+    lock.truncate(0)
+    lock.write(str(os.getpid()))
+    lock.flush()
+    _held_locks.append(lock)
+    return None
 
 
 def cmd_db(args, settings: Settings) -> int:

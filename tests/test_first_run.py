@@ -2,14 +2,17 @@
 platforms write them — the forms Heroku and others set are taken as they are, every wrong one is a
 line `NAME: what is wrong (an example that works)`, all at once, exit code 2, no traceback — and
 the database a command is pointed at."""
-import asyncio
 import os
 import re
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import time
+import urllib.request
+from pathlib import Path
 
-import aiohttp
 import pytest
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
@@ -177,25 +180,63 @@ def test_db_backup_prints_the_rows_it_kept(tmp_path):
         assert backup.execute("SELECT count(*) FROM products").fetchone()[0] == len(DEMO_CATALOG)
 
 
-async def test_serve_listens_on_port_from_the_environment(tmp_path):
+def serving(tmp_path, *args: str, **env: str) -> tuple[subprocess.Popen, Path]:
+    """`orderdesk serve` on the test's SQLite file, answering /health (waited for, 30 s at most)."""
+    environment = {k: v for k, v in os.environ.items() if k not in _SCRUB and k != "PORT"}
+    environment.update(DATABASE_URL=f"sqlite:///{tmp_path / 'shop.db'}", **env)
+    log = tmp_path / f"serve-{len(list(tmp_path.glob('serve-*.log')))}.log"
+    with log.open("w") as out:
+        server = subprocess.Popen([sys.executable, "-m", "orderdesk", "serve", "--host", "127.0.0.1", *args],
+                                  cwd=tmp_path, env=environment, stdout=out, stderr=subprocess.STDOUT)
+    port = args[args.index("--port") + 1] if "--port" in args else env["PORT"]
+    for _ in range(300):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as response:
+                if response.status == 200:
+                    return server, log
+        except OSError:
+            assert server.poll() is None, log.read_text()
+            time.sleep(0.1)
+    server.kill()
+    raise AssertionError(f"no answer on port {port} within 30 s:\n{log.read_text()}")
+
+
+def stop(server: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    server.send_signal(sig)
+    server.wait(timeout=10)
+
+
+def test_serve_listens_on_port_from_the_environment_and_says_where(tmp_path):
     orderdesk(tmp_path, "db", "upgrade")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in _SCRUB}
-    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'shop.db'}", PORT=str(port))
-    server = subprocess.Popen([sys.executable, "-m", "orderdesk", "serve", "--host", "127.0.0.1"], cwd=tmp_path,
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    server, log = serving(tmp_path, PORT=str(port))
+    stop(server)
+
+    assert f"orderdesk serves http://127.0.0.1:{port}" in log.read_text()
+
+
+def test_a_busy_port_is_one_line(tmp_path):
+    orderdesk(tmp_path, "db", "upgrade")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = orderdesk(tmp_path, "serve", "--host", "127.0.0.1", "--port", str(port))
+
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert f"port {port} on 127.0.0.1 is in use" in done.stderr
+
+
+def test_a_second_server_on_one_sqlite_file_is_refused_naming_the_first(tmp_path):
+    orderdesk(tmp_path, "db", "upgrade")
+    first, _ = serving(tmp_path, "--port", str(free_port()))
     try:
-        async with aiohttp.ClientSession() as http:
-            for _ in range(300):  # bounded: 30 s at most
-                try:
-                    async with http.get(f"http://127.0.0.1:{port}/health") as response:
-                        assert response.status == 200
-                        break
-                except aiohttp.ClientConnectionError:
-                    assert server.poll() is None, server.stdout.read()
-                    await asyncio.sleep(0.1)
-            else:
-                raise AssertionError("no answer on $PORT within 30 s")
+        second = orderdesk(tmp_path, "serve", "--host", "127.0.0.1", "--port", str(free_port()))
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop(first, signal.SIGKILL)  # a crash: the lock goes with the process
+
+    assert second.returncode == 2, second.stderr
+    assert second.stderr.strip().startswith(f"another orderdesk serve (pid {first.pid}) already serves")
+    restarted, _ = serving(tmp_path, "--port", str(free_port()))  # a restart after the crash is never refused
+    stop(restarted)
