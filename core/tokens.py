@@ -48,6 +48,12 @@ async def revoke_token(uow, name: str) -> None:
     row.revoked_at = uow.now()
 
 
+async def list_tokens(uow) -> list[ApiToken]:
+    """The live tokens, oldest first (their hashes only: a token is shown once, when it is made)."""
+    return list((await uow.session.execute(
+        select(ApiToken).where(ApiToken.revoked_at.is_(None)).order_by(ApiToken.id))).scalars())
+
+
 async def authenticate(uow, token: str):
     """The live token's (name, role, phone), or None. Read on every request, never cached: a token
     revoked from the CLI or by another process stops working at once."""

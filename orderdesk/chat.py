@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
 from core.db import make_engine, make_sessionmaker
+from core.errors import InvalidField
 from core.models import OutboundMessage
 from core.phones import to_e164
 from core.settings import Settings
@@ -43,8 +44,21 @@ def form_for(settings: Settings, phone: str, line: str) -> dict[str, str]:
 
 
 async def chat(settings: Settings, phone: str, url: str | None) -> int:
-    phone = to_e164(phone, settings.default_region, "--phone")
+    """The chat until /quit or end of input: 0; a number it cannot read or no server: one line, 2."""
+    try:
+        phone = to_e164(phone, settings.default_region, "--phone")
+    except InvalidField:
+        print(f"--phone: {phone!r} is not a phone number in region {settings.default_region}; "
+              "write it with its country code, e.g. +254712345678", file=sys.stderr)
+        return 2
     base = (url or settings.public_base_url).rstrip("/")
+    try:
+        async with aiohttp.ClientSession() as http, http.get(f"{base}/health", timeout=aiohttp.ClientTimeout(5)):
+            pass
+    except (aiohttp.ClientError, TimeoutError):
+        print(f"no orderdesk server answers at {base}: start one with `orderdesk serve` (or give its --url)",
+              file=sys.stderr)
+        return 2
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
     async with sessions() as db:
@@ -64,10 +78,14 @@ async def chat(settings: Settings, phone: str, url: str | None) -> int:
                     signed_url = settings.public_base_url.rstrip("/") + "/webhooks/twilio/whatsapp"
                     headers["X-Twilio-Signature"] = RequestValidator(settings.twilio_auth_token).compute_signature(
                         signed_url, form)
-                async with http.post(f"{base}/webhooks/twilio/whatsapp", data=form, headers=headers) as response:
-                    if response.status != 200:
-                        print(f"! the server answered {response.status}: {await response.text()}")
-                        continue
+                try:
+                    async with http.post(f"{base}/webhooks/twilio/whatsapp", data=form, headers=headers) as response:
+                        if response.status != 200:
+                            print(f"! the server answered {response.status}: {await response.text()}")
+                            continue
+                except aiohttp.ClientError:
+                    print(f"! no answer from {base}: is orderdesk serve still running? (/quit to end)")
+                    continue
                 seen = await _show_replies(sessions, phone, seen)
     finally:
         await engine.dispose()

@@ -247,6 +247,10 @@ def cmd_token(args, settings: Settings) -> int:
                 tx, name=args.name, role=tokens.Role(args.role), phone=args.phone)))
             print(f"created {args.role} token {args.name!r}; it is shown once:")
             print(secret)
+        elif args.token_command == "list":
+            rows = asyncio.run(_in_transaction(settings, tokens.list_tokens))
+            print("\n".join(f"{t.name:<24} {t.role:<9} {t.phone or '-':<16} created {t.created_at:%Y-%m-%d %H:%M}"
+                            for t in rows) or "no tokens; make one with: orderdesk token create --role admin --name NAME")
         else:
             asyncio.run(_in_transaction(settings, lambda tx: tokens.revoke_token(tx, args.name)))
             print(f"revoked {args.name!r}")
@@ -317,11 +321,15 @@ def _port(value: str) -> int:
 
 # Commands that read or write the shop's database, and refuse one that is missing or behind the code
 # (serve checks for itself, waiting for the database a while; doctor reports; db upgrade creates).
-USES_DATABASE = (cmd_token, cmd_seed_demo, cmd_catalog, cmd_jobs, cmd_outbox)
+USES_DATABASE = (cmd_token, cmd_seed_demo, cmd_catalog, cmd_jobs, cmd_outbox, cmd_chat)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="orderdesk", description="WhatsApp order intake for small shops.")
+    parser = argparse.ArgumentParser(
+        prog="orderdesk", description="WhatsApp order intake for small shops.",
+        epilog="Settings come from the environment and from a .env file in the working directory "
+               "(DATABASE_URL, TWILIO_*, ADMIN_PHONES, ...; see the README). Start with: orderdesk db upgrade, "
+               "then orderdesk doctor.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="HTTP API, webhooks, outbound sender and jobs in one process")
@@ -335,19 +343,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="database schema and backups")
     db_sub = db.add_subparsers(dest="db_command", required=True)
-    db_sub.add_parser("upgrade", help="apply migrations (safe to run twice)")
-    backup = db_sub.add_parser("backup", help="online backup of a SQLite database")
-    backup.add_argument("path")
+    db_sub.add_parser("upgrade", help="create the database or apply the migrations it lacks (safe to run "
+                                      "twice; Heroku's release step)")
+    backup = db_sub.add_parser("backup", help="online copy of a SQLite database, safe while serving; prints the "
+                                              "rows it kept (PostgreSQL: use pg_dump)")
+    backup.add_argument("path", help="the file to write, in a directory that exists")
     db.set_defaults(func=cmd_db)
 
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="create a token; printed alone on the last line")
-    create.add_argument("--role", required=True, choices=["admin", "staff", "customer"])
-    create.add_argument("--name", required=True)
-    create.add_argument("--phone")
-    revoke = token_sub.add_parser("revoke", help="revoke a token by name")
+    create.add_argument("--role", required=True, choices=["admin", "staff", "customer"],
+                        help="admin: everything; staff: orders and stock; customer: the orders of --phone")
+    create.add_argument("--name", required=True, help="who or what uses it (unique among live tokens)")
+    create.add_argument("--phone", help="the customer's WhatsApp number (E.164, or as written in DEFAULT_REGION)")
+    revoke = token_sub.add_parser("revoke", help="revoke a token by name; it stops working at once")
     revoke.add_argument("name")
+    token_sub.add_parser("list", help="the live tokens' names, roles and phones (never the tokens)")
     token.set_defaults(func=cmd_token)
 
     seed = sub.add_parser("seed-demo", help="load the demo catalog (idempotent)")
@@ -361,7 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--stock", action="store_true", help="also set the stock of products already here")
     catalog.set_defaults(func=cmd_catalog)
 
-    jobs = sub.add_parser("jobs", help="the scheduled jobs, their next run and last result")
+    jobs = sub.add_parser("jobs", help="the scheduled jobs (reminders, expiry, digest), their next run and "
+                                       "last result")
     jobs.set_defaults(func=cmd_jobs)
 
     box = sub.add_parser("outbox", help="outbound messages that did not go out")
@@ -369,11 +382,13 @@ def build_parser() -> argparse.ArgumentParser:
     listing = box_sub.add_parser("list", help="messages waiting or failed")
     listing.add_argument("--failed", action="store_true", help="failed ones only")
     again = box_sub.add_parser("retry", help="send again: a message id, or --failed for all failed")
-    again.add_argument("target", nargs="?")
-    again.add_argument("--failed", action="store_true")
+    again.add_argument("target", nargs="?", metavar="ID", help="a message id from outbox list")
+    again.add_argument("--failed", action="store_true", help="every failed or undelivered message")
     box.set_defaults(func=cmd_outbox)
 
-    doctor = sub.add_parser("doctor", help="check settings, database, migrations, Twilio; print webhook URLs")
+    doctor = sub.add_parser("doctor", help="check the database, its migrations and Twilio's answer to the "
+                                           "credentials; print the webhook URLs to paste into Twilio; exit 1 "
+                                           "when something must be fixed")
     doctor.set_defaults(func=cmd_doctor)
 
     chat = sub.add_parser("chat", help="play a WhatsApp user against a running server")

@@ -69,9 +69,20 @@ async def outbox_list(settings: Settings, failed_only: bool) -> int:
 
 async def outbox_retry(settings: Settings, message_id: int | None) -> int:
     """Re-queue one message by id, or every failed one (message_id None)."""
-    count = await _with_uow(settings, lambda tx: outbox.retry(tx, message_id=message_id), commit=True)
+    async def retry(tx):
+        status = message_id and await tx.session.scalar(
+            select(OutboundMessage.status).where(OutboundMessage.id == message_id))
+        return status, await outbox.retry(tx, message_id=message_id)
+
+    status, count = await _with_uow(settings, retry, commit=True)
+    if message_id is not None and status is None:
+        print(f"no message #{message_id}; see orderdesk outbox list")
+        return 1
+    if message_id is not None and not count:
+        print(f"message #{message_id} is {status}, not failed: nothing to send again")
+        return 1
     print(f"{count} message(s) queued again; a running server sends them within a few seconds")
-    return 0 if count or message_id is None else 1
+    return 0
 
 
 async def doctor(settings: Settings) -> int:

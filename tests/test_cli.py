@@ -11,6 +11,7 @@ import pytest
 
 from core.catalog import DEMO_CATALOG
 from core.settings import Settings
+from tests.live_server import free_port
 from webhooks.app import create_app
 
 ORDERDESK = Path(sys.executable).with_name("orderdesk")
@@ -133,3 +134,34 @@ async def test_seed_demo_twice_changes_nothing_the_second_time(database, tmp_pat
 
     assert result.returncode == 0, result.stderr
     assert await (await api.get("/api/products/")).json() == first
+
+
+def test_token_list_shows_live_tokens_but_never_a_token(database, tmp_path):
+    secret = created_token(orderdesk(database, "token", "create", "--role", "admin", "--name", "owner", cwd=tmp_path))
+    created_token(orderdesk(database, "token", "create", "--role", "customer", "--name", "amina",
+                            "--phone", "0712 345 678", cwd=tmp_path))
+    orderdesk(database, "token", "revoke", "owner", cwd=tmp_path)
+
+    listed = orderdesk(database, "token", "list", cwd=tmp_path)
+
+    assert listed.returncode == 0
+    [line] = listed.stdout.splitlines()
+    assert line.split()[:3] == ["amina", "customer", "+254712345678"] and secret not in listed.stdout
+
+
+def test_chat_with_a_number_it_cannot_read_is_one_line(database, tmp_path):
+    done = orderdesk(database, "chat", "--phone", "12", cwd=tmp_path)
+
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == ("--phone: '12' is not a phone number in region KE; write it with its country "
+                                   "code, e.g. +254712345678")
+
+
+def test_chat_with_no_server_is_one_line(database, tmp_path):
+    nobody = f"http://127.0.0.1:{free_port()}"
+
+    done = orderdesk(database, "chat", "--phone", "+254712345678", "--url", nobody, cwd=tmp_path)
+
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == (f"no orderdesk server answers at {nobody}: start one with `orderdesk serve` "
+                                   "(or give its --url)")

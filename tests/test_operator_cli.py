@@ -46,8 +46,12 @@ def test_outbox_retry_of_an_unknown_id_says_so(tmp_path):
     _failed_message(tmp_path)
 
     done = orderdesk(tmp_path, "outbox", "retry", "999")
+    sent = orderdesk(tmp_path, "outbox", "retry", "1")  # the failed one, queued again: no longer failed
+    again = orderdesk(tmp_path, "outbox", "retry", "1")
 
-    assert done.returncode == 1 and "0 message(s)" in done.stdout
+    assert done.returncode == 1 and done.stdout.strip() == "no message #999; see orderdesk outbox list"
+    assert sent.returncode == 0 and "1 message(s) queued again" in sent.stdout
+    assert again.returncode == 1 and again.stdout.strip() == "message #1 is queued, not failed: nothing to send again"
 
 
 def test_jobs_lists_each_job_with_its_next_run(tmp_path):
