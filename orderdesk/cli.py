@@ -249,8 +249,10 @@ def cmd_token(args, settings: Settings) -> int:
             print(secret)
         elif args.token_command == "list":
             rows = asyncio.run(_in_transaction(settings, tokens.list_tokens))
-            print("\n".join(f"{t.name:<24} {t.role:<9} {t.phone or '-':<16} created {t.created_at:%Y-%m-%d %H:%M}"
-                            for t in rows) or "no tokens; make one with: orderdesk token create --role admin --name NAME")
+            for t in rows:
+                print(f"{t.name:<24} {t.role:<9} {t.phone or '-':<16} created {t.created_at:%Y-%m-%d %H:%M}")
+            if not rows:
+                print("no tokens; make one with: orderdesk token create --role admin --name NAME")
         else:
             asyncio.run(_in_transaction(settings, lambda tx: tokens.revoke_token(tx, args.name)))
             print(f"revoked {args.name!r}")
