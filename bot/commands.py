@@ -137,14 +137,12 @@ async def _move(turn: AdminTurn, reference: str, status: Status, note: str) -> s
 async def cancel(turn: AdminTurn, args: str) -> str:
     reference = turn.reference(args)
     reason = _after_reference(turn, args)
-    before = await orders.get_order(turn.uow, reference)
-    restocks = before.stock_taken
     outcome = await orders.cancel_order(turn.uow, reference, turn.actor, reason)
     order = outcome.order
     if not outcome.changed:
         return replies.admin("already", reference=order.reference, status=order.status)
     return replies.admin("cancelled", reference=order.reference, name=order.customer_name,
-                         restocked=", stock put back" if restocks else "")
+                         restocked=", stock put back" if outcome.touched_products else "")
 
 
 STOCK_CHANGE = re.compile(r"^(?P<op>[+=-])\s*(?P<n>\d{1,7})$")

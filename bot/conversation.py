@@ -15,7 +15,7 @@ from bot.payment_texts import PaymentRead, check_amount, read_payment_text
 from bot.payments import is_payment_text, is_prefilled_order_message, is_receipt_media
 from bot.references import find_foreign_references, find_references
 from core import alerts, customers, orders, outbox, proofs
-from core.errors import NotFound
+from core.errors import NotAllowed, NotFound
 from core.models import Customer, InboundMessage, Order
 from core.status import Status
 
@@ -226,10 +226,15 @@ async def _cancel(turn: Turn, references: list[str]) -> None:
     if order is None:
         return
     turn.link(order)
-    if order.status != Status.PENDING:
-        return await turn.say("cancel_refused", order=order, reference=order.reference, status=order.status)
+    try:  # whether it is still pending is the operation's to say, under the order's lock
+        outcome = await orders.cancel_order(turn.uow, order.id, actor=turn.customer.phone,
+                                            reason="cancelled by the customer", by_customer=True)
+    except NotAllowed as refused:
+        return await turn.say("cancel_refused", order=order, reference=order.reference,
+                              status=refused.details["status"])
+    if not outcome.changed:
+        return await turn.say("cancel_refused", order=order, reference=order.reference, status=outcome.order.status)
     # The cancellation's own status message tells the customer; the admins hear it from us.
-    await orders.cancel_order(turn.uow, order.id, actor=turn.customer.phone, reason="cancelled by the customer")
     await turn.tell_admins("admin_customer_cancelled", reference=order.reference, name=order.customer_name)
 
 

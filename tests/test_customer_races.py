@@ -1,0 +1,170 @@
+"""A customer and the shop acting on one order at the same moment: every check that gates a change
+is made under the order's row lock, inside the operation, so the other side's change that lands
+between the bot's look at the order and its act is seen, never overwritten.
+
+The in-process tests force that interleaving with a hook (`meanwhile`): the other actor's request
+starts just before the bot's step runs and the step waits until that request has finished or is
+waiting for a lock the bot holds. They need PostgreSQL: on SQLite writers take turns whole (BEGIN
+IMMEDIATE), so no other write can land inside the bot's transaction. The last test races two real
+`orderdesk serve` processes on one PostgreSQL database, as the issue's attack did.
+"""
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import aiohttp
+import pytest
+from sqlalchemy import text
+
+from core import orders
+from tests.conftest import ADMIN_PHONE, CUSTOMER_PHONE, open_windows, run_blocking, _truncate
+from tests.helpers import eventually, make_product, order_body
+from tests.test_processes import Server, cli, environment, say
+
+postgres_only = pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+WAITING_FOR_A_LOCK = text("SELECT count(*) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND wait_event_type = 'Lock'")
+
+
+class Meanwhile:
+    """`before(owner, name, change)`: the first call of `owner.name` first starts `change()` (another
+    actor's request) and goes on once it has finished or waits for a lock the caller holds."""
+
+    def __init__(self, monkeypatch, uow) -> None:
+        self.monkeypatch, self.uow = monkeypatch, uow
+        self.task: asyncio.Task | None = None
+
+    def before(self, owner, name: str, change) -> None:
+        real = getattr(owner, name)
+
+        async def hooked(*args, **kwargs):
+            if self.task is None:
+                self.task = asyncio.ensure_future(change())
+                await eventually(self._settled, timeout=5.0, interval=0.01)
+            return await real(*args, **kwargs)
+        self.monkeypatch.setattr(owner, name, hooked)
+
+    async def _settled(self) -> bool:
+        if self.task.done():
+            return True
+        async with self.uow(readonly=True) as tx:
+            return await tx.scalar(WAITING_FOR_A_LOCK) > 0
+
+    async def result(self):
+        assert self.task is not None, "the hooked step never ran"
+        return await asyncio.wait_for(self.task, 10)
+
+
+@pytest.fixture
+def meanwhile(monkeypatch, uow) -> Meanwhile:
+    return Meanwhile(monkeypatch, uow)
+
+
+@pytest.fixture
+async def order(wa, admin, uow) -> dict:
+    """A customer who wrote to us today and their pending order of 2 (stock 10); the admin's alert is out."""
+    await open_windows(uow, [CUSTOMER_PHONE])
+    product = await make_product(wa.client, admin, stock=10)
+    placed = await (await wa.client.post("/api/orders/", json=order_body((product, 2)))).json()
+    await wa.replies_to(ADMIN_PHONE)
+    return {**placed, "product": product}
+
+
+async def order_now(wa, admin, order) -> dict:
+    return await (await wa.client.get(f"/api/orders/{order['id']}/", headers=admin)).json()
+
+
+async def stock_of(wa, product) -> int:
+    return (await (await wa.client.get(f"/api/products/{product['id']}/")).json())["stockQuantity"]
+
+
+async def reply_with(wa, phone: str, words: str) -> str:
+    [body] = await wa.twilio.wait_for(lambda: [m["Body"] for m in wa.twilio.messages_to(phone) if words in m["Body"]])
+    return body
+
+
+def confirm_via_api(wa, admin, order):
+    return lambda: wa.client.post(f"/api/orders/{order['id']}/confirm/", headers=admin)
+
+
+@postgres_only
+async def test_a_customer_cannot_cancel_an_order_an_admin_confirmed_meanwhile(wa, admin, order, meanwhile):
+    meanwhile.before(orders, "cancel_order", confirm_via_api(wa, admin, order))
+
+    await wa.say(f"cancel {order['orderReference']}")
+
+    assert (await meanwhile.result()).status == 200
+    now = await order_now(wa, admin, order)
+    assert now["status"] == "confirmed"
+    assert [h["to"] for h in now["history"]] == ["pending", "confirmed"]
+    assert await stock_of(wa, order["product"]) == 8
+    refusal = await reply_with(wa, CUSTOMER_PHONE, "can't be cancelled")
+    assert order["orderReference"] in refusal and "confirmed" in refusal
+
+
+@postgres_only
+async def test_an_admins_cancel_says_stock_was_put_back_when_a_confirm_took_it_meanwhile(
+        wa, admin, order, meanwhile):
+    meanwhile.before(orders, "cancel_order", confirm_via_api(wa, admin, order))
+
+    await wa.say(f"cancel {order['orderReference']}", phone=ADMIN_PHONE)
+
+    assert (await meanwhile.result()).status == 200
+    answer = await reply_with(wa, ADMIN_PHONE, "✖")
+    assert "stock put back" in answer
+    assert await stock_of(wa, order["product"]) == 10
+
+
+# --- two real processes on one PostgreSQL ----------------------------------------------------
+
+RACES = 10
+PRODUCT_ID = "7f1c8a52-3f0e-4d6b-9a51-0c2b7e6d1a01"  # seed-demo's shirt, 25 in stock
+
+
+async def test_a_customers_cancel_racing_an_admins_confirm_on_two_servers_ends_one_legal_way(
+        tmp_path, twilio, request):
+    database_url = request.getfixturevalue("postgres_database")
+    run_blocking(_truncate(database_url))
+    env = environment(database_url, twilio)
+    token = (await asyncio.to_thread(cli, tmp_path, env, "token", "create", "--role", "admin", "--name", "ops")
+             ).strip().splitlines()[-1]
+    await asyncio.to_thread(cli, tmp_path, env, "seed-demo")
+    admin = {"Authorization": f"Bearer {token}"}
+    phones = [f"+2547120001{n:02d}" for n in range(RACES)]
+    servers = [await Server(tmp_path, env).start(), await Server(tmp_path, env).start()]
+    try:
+        async with aiohttp.ClientSession() as http:
+            placed = []
+            for i, phone in enumerate(phones):
+                async with http.post(f"{servers[0].url}/api/orders/", json={
+                        "customerName": f"Customer {i}", "customerPhone": phone,
+                        "items": [{"productId": PRODUCT_ID, "quantity": 1}]}) as response:
+                    assert response.status == 201
+                    placed.append(await response.json())
+
+            async def confirm(order) -> int:
+                async with http.post(f"{servers[1].url}/api/orders/{order['id']}/confirm/", headers=admin) as response:
+                    return response.status
+
+            outcomes = []
+            for phone, order in zip(phones, placed):
+                # The customer's cancel to one server, the admin's confirm to the other, at once.
+                _, confirmed = await asyncio.gather(
+                    say(http, servers[0], twilio, phone, f"cancel {order['orderReference']}"), confirm(order))
+                # The bot has answered once the customer hears the refusal or the cancellation.
+                await twilio.wait_for(lambda: [m for m in twilio.messages_to(phone) if
+                                               "can't be cancelled" in m["Body"] or "been cancelled" in m["Body"]],
+                                      timeout=15.0)
+                async with http.get(f"{servers[0].url}/api/orders/{order['id']}/", headers=admin) as response:
+                    now = await response.json()
+                outcomes.append((phone, confirmed, [(h["to"], h["by"]) for h in now["history"]]))
+
+        for phone, confirmed, steps in outcomes:  # one of the two legal outcomes, each time
+            if confirmed == 200:
+                assert steps == [("pending", "storefront"), ("confirmed", "token:ops")], steps
+            else:
+                assert (confirmed, steps) == (409, [("pending", "storefront"), ("cancelled", phone)])
+    finally:
+        for server in servers:
+            server.stop()
