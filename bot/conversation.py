@@ -97,10 +97,11 @@ async def _opt(turn: Turn, *, opted_out: bool) -> None:
     await turn.say("opted_out" if opted_out else "opted_in")
 
 
-async def _owned_order(turn: Turn, reference: str) -> Order | None:
-    """The referenced order when it is the sender's; otherwise answer for it and return None."""
+async def _owned_order(turn: Turn, reference: str, *, for_update: bool = False) -> Order | None:
+    """The referenced order when it is the sender's (locked until the turn ends with `for_update`);
+    otherwise answer for it and return None."""
     try:
-        order = await orders.get_order(turn.uow, reference)
+        order = await orders.get_order(turn.uow, reference, for_update=for_update)
     except NotFound:
         await turn.tell_admins("admin_unmatched_reference", reference=reference, problem="does not exist")
         await turn.say("order_not_found", reference=reference)
@@ -130,8 +131,10 @@ def _summary(turn: Turn, order: Order) -> dict:
 
 
 async def _payment(turn: Turn, references: list[str], receipts: list[dict], reads: list[PaymentRead]) -> None:
+    # The order is locked first: what is said and recorded below rests on its status and payment
+    # status, which a confirm, a cancel or the expiry job could otherwise change meanwhile.
     if references:
-        order = await _owned_order(turn, references[0])
+        order = await _owned_order(turn, references[0], for_update=True)
         if order is None:
             return
     else:
@@ -204,8 +207,9 @@ def _evidence(turn: Turn, receipts: list[dict], reads: list[PaymentRead], record
 
 
 async def _newest_pending(turn: Turn) -> Order | None:
+    """The sender's newest pending order, locked, as it stands once locked (it may be cancelled by then)."""
     pending = await customers.orders_of(turn.uow, turn.customer, status=Status.PENDING, limit=1)
-    return pending[0] if pending else None
+    return await orders.get_order(turn.uow, pending[0].id, for_update=True) if pending else None
 
 
 async def _status(turn: Turn) -> None:

@@ -17,9 +17,10 @@ import aiohttp
 import pytest
 from sqlalchemy import text
 
-from core import orders
+from core import jobs, orders, proofs
 from tests.conftest import ADMIN_PHONE, CUSTOMER_PHONE, open_windows, run_blocking, _truncate
 from tests.helpers import eventually, make_product, order_body
+from tests.test_jobs import with_settings
 from tests.test_processes import Server, cli, environment, say
 
 postgres_only = pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
@@ -104,6 +105,38 @@ async def test_a_customer_cannot_cancel_an_order_an_admin_confirmed_meanwhile(wa
 
 
 @postgres_only
+async def test_a_payment_report_never_undoes_the_verified_payment_of_a_confirm_meanwhile(
+        wa, admin, order, meanwhile):
+    meanwhile.before(proofs, "record_proof", confirm_via_api(wa, admin, order))
+
+    await wa.say(f"I have paid for {order['orderReference']}")
+
+    assert (await meanwhile.result()).status == 200
+    now = await order_now(wa, admin, order)
+    assert (now["status"], now["paymentStatus"]) == ("confirmed", "verified")
+    assert len(now["paymentProofs"]) == 1
+    await reply_with(wa, CUSTOMER_PHONE, "We got your payment report")
+
+
+@postgres_only
+async def test_an_order_is_never_expired_while_its_payment_report_is_recorded(wa, admin, order, uow, clock,
+                                                                              meanwhile):
+    clock.advance(hours=25)
+    expiring = with_settings(uow, pending_expiry_after=timedelta(hours=24))
+    meanwhile.before(proofs, "record_proof", lambda: jobs.expire_unpaid(expiring))
+
+    await wa.say("I have paid")  # no reference: the newest pending order
+
+    expired = await meanwhile.result()
+    now = await order_now(wa, admin, order)
+    # The report took the order's lock first, so the expiry, waiting for it, found the proof.
+    assert expired == "0 order(s) expired"
+    assert (now["status"], now["paymentStatus"]) == ("pending", "reported")
+    ack = await reply_with(wa, CUSTOMER_PHONE, "We got your payment report")
+    assert order["orderReference"] in ack
+
+
+@postgres_only
 async def test_an_admins_cancel_says_stock_was_put_back_when_a_confirm_took_it_meanwhile(
         wa, admin, order, meanwhile):
     meanwhile.before(orders, "cancel_order", confirm_via_api(wa, admin, order))
@@ -114,6 +147,17 @@ async def test_an_admins_cancel_says_stock_was_put_back_when_a_confirm_took_it_m
     answer = await reply_with(wa, ADMIN_PHONE, "✖")
     assert "stock put back" in answer
     assert await stock_of(wa, order["product"]) == 10
+
+
+async def test_paid_on_a_cancelled_order_is_refused_and_records_nothing(wa, admin, order):
+    await wa.client.post(f"/api/orders/{order['id']}/cancel/", json={"reason": "customer asked"}, headers=admin)
+
+    await wa.say(f"paid {order['orderReference']} QJK3ABCD12 3000", phone=ADMIN_PHONE)
+
+    answer = await reply_with(wa, ADMIN_PHONE, "⛔")
+    assert order["orderReference"] in answer and "cancelled" in answer
+    now = await order_now(wa, admin, order)
+    assert now["paymentProofs"] == [] and now["paymentStatus"] == "unpaid"
 
 
 # --- two real processes on one PostgreSQL ----------------------------------------------------
