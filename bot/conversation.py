@@ -143,6 +143,7 @@ async def _payment(turn: Turn, references: list[str], receipts: list[dict], read
         await turn.tell_admins("admin_payment_no_order", evidence=_evidence(turn, receipts, reads))
         return await turn.say("payment_need_reference", prompt=True)
     turn.link(order)
+    await proofs.hold_codes(turn.uow, [read.transaction_code for read in reads if read.transaction_code])
     recorded = []
     for media, read in zip_longest(receipts, reads) if (receipts or reads) else [(None, None)]:
         code = read.transaction_code if read else None

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
+from core.db import lock_names
 from core.errors import NotAllowed
 from core.models import Order, PaymentProof
 from core.status import PaymentStatus, Status
@@ -41,8 +42,17 @@ async def record_proof(uow, order: Order, *, kind: str, actor: str, raw_text: st
 
 
 
+async def hold_codes(uow, codes) -> None:
+    """Lock these transaction codes until the commit, all at once in a fixed order (no deadlock): two
+    reports of one code, in two transactions, take turns, and the second sees the first's proof."""
+    await lock_names(uow.conn, [f"payment-code:{code.upper()}" for code in codes])
+
+
 async def orders_with_code(uow, code: str) -> dict[str, str]:
-    """order id -> reference of every order that already has a proof with this transaction code."""
+    """order id -> reference of every order that already has a proof with this transaction code, read
+    under the code's lock (taken here unless `hold_codes` took it), which holds until the commit, so
+    the proof recorded after this answer is seen by every other report of the code."""
+    await hold_codes(uow, [code])
     rows = await uow.session.execute(
         select(Order.id, Order.reference).join(PaymentProof, PaymentProof.order_id == Order.id)
         .where(func.upper(PaymentProof.transaction_code) == code.upper())

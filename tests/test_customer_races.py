@@ -17,11 +17,12 @@ import aiohttp
 import pytest
 from sqlalchemy import text
 
-from core import jobs, orders, proofs
+from core import inbox, jobs, orders, proofs
 from tests.conftest import ADMIN_PHONE, CUSTOMER_PHONE, open_windows, run_blocking, _truncate
 from tests.helpers import eventually, make_product, order_body
 from tests.test_jobs import with_settings
 from tests.test_processes import Server, cli, environment, say
+from webhooks import keys, twilio as twilio_webhook
 
 postgres_only = pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 WAITING_FOR_A_LOCK = text("SELECT count(*) FROM pg_stat_activity "
@@ -147,6 +148,34 @@ async def test_an_admins_cancel_says_stock_was_put_back_when_a_confirm_took_it_m
     answer = await reply_with(wa, ADMIN_PHONE, "✖")
     assert "stock put back" in answer
     assert await stock_of(wa, order["product"]) == 10
+
+
+def paybill(code: str, reference: str) -> str:
+    return (f"{code} Confirmed. Ksh3,000.00 sent to LEGO MENSWEAR for account {reference} on 4/2/26 at 9:36 PM "
+            f"New M-PESA balance is Ksh1,234.00. Transaction cost, Ksh0.00.")
+
+
+@postgres_only
+async def test_one_code_reported_for_two_orders_at_once_is_flagged_on_the_second(wa, admin, order, uow, meanwhile):
+    other_phone = "+254712000999"
+    other = await (await wa.client.post("/api/orders/", json=order_body((order["product"], 2), phone=other_phone))).json()
+
+    async def other_customer_reports_the_same_code():
+        async with uow() as tx:
+            message_id = await inbox.store(tx, message_sid="SM" + "9" * 32, from_phone=f"whatsapp:{other_phone}",
+                                           body=paybill("QJK3RACE12", other["orderReference"]), media=[],
+                                           wa_id=other_phone[1:], profile_name="Baraka")
+            await tx.commit()
+        await twilio_webhook.process(wa.client.app[keys.UOW], message_id)
+    meanwhile.before(proofs, "record_proof", other_customer_reports_the_same_code)
+
+    await wa.say(paybill("QJK3RACE12", order["orderReference"]))
+
+    await meanwhile.result()
+    [first] = (await order_now(wa, admin, order))["paymentProofs"]
+    [second] = (await order_now(wa, admin, other))["paymentProofs"]
+    assert not [flag for flag in first["flags"] if flag.startswith("code_reused")]
+    assert f"code_reused: QJK3RACE12 already used for {order['orderReference']}" in second["flags"]
 
 
 async def test_paid_on_a_cancelled_order_is_refused_and_records_nothing(wa, admin, order):
