@@ -152,8 +152,9 @@ async def stock(turn: AdminTurn, args: str) -> str:
     barcode, _, change = args.partition(" ")
     if not barcode:
         raise Usage
-    product = await catalog.find_by_barcode(turn.uow, barcode)
     change = change.replace(" ", "")
+    # Locked before a change, so the level the answer shows as before is the one the change started from.
+    product = await catalog.find_by_barcode(turn.uow, barcode, for_update=bool(change))
     if not change:
         return replies.admin("stock", name=product.name, barcode=product.barcode, stock=product.stock_quantity)
     match = STOCK_CHANGE.match(change)

@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 from sqlalchemy import text
 
-from core import inbox, jobs, orders, proofs
+from core import catalog, inbox, jobs, orders, proofs
 from tests.conftest import ADMIN_PHONE, CUSTOMER_PHONE, open_windows, run_blocking, _truncate
 from tests.helpers import eventually, make_product, order_body
 from tests.test_jobs import with_settings
@@ -148,6 +148,21 @@ async def test_an_admins_cancel_says_stock_was_put_back_when_a_confirm_took_it_m
     answer = await reply_with(wa, ADMIN_PHONE, "✖")
     assert "stock put back" in answer
     assert await stock_of(wa, order["product"]) == 10
+
+
+@postgres_only
+async def test_an_admins_stock_change_answers_the_level_it_started_from(wa, admin, order, meanwhile):
+    product = order["product"]  # 10 in stock
+    delivery = lambda: wa.client.post(f"/api/products/{product['id']}/stock/", json={"delta": 3, "reason": "delivery"},
+                                      headers=admin)
+    meanwhile.before(catalog, "adjust_stock", delivery)
+
+    await wa.say(f"stock {product['barcode']} +5", phone=ADMIN_PHONE)
+
+    assert (await meanwhile.result()).status == 200
+    answer = await reply_with(wa, ADMIN_PHONE, "→")
+    assert "10 → 15" in answer
+    assert await stock_of(wa, product) == 18
 
 
 def paybill(code: str, reference: str) -> str:
