@@ -173,7 +173,8 @@ def paybill(code: str, reference: str) -> str:
 @postgres_only
 async def test_one_code_reported_for_two_orders_at_once_is_flagged_on_the_second(wa, admin, order, uow, meanwhile):
     other_phone = "+254712000999"
-    other = await (await wa.client.post("/api/orders/", json=order_body((order["product"], 2), phone=other_phone))).json()
+    other = await (await wa.client.post("/api/orders/",
+                                        json=order_body((order["product"], 2), phone=other_phone))).json()
 
     async def other_customer_reports_the_same_code():
         async with uow() as tx:
