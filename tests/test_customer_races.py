@@ -1,6 +1,7 @@
-"""A customer and the shop acting on one order at the same moment: every check that gates a change
-is made under the order's row lock, inside the operation, so the other side's change that lands
-between the bot's look at the order and its act is seen, never overwritten.
+"""Two actors on one order (or product, or payment code) at the same moment: every check that gates
+a change, or the answer about it, is made under the lock of what it reads (the order's row, the
+product's, the code's), so the other side's change landing between the bot's look and its act is
+seen, never overwritten.
 
 The in-process tests force that interleaving with a hook (`meanwhile`): the other actor's request
 starts just before the bot's step runs and the step waits until that request has finished or is
