@@ -137,14 +137,12 @@ async def _move(turn: AdminTurn, reference: str, status: Status, note: str) -> s
 async def cancel(turn: AdminTurn, args: str) -> str:
     reference = turn.reference(args)
     reason = _after_reference(turn, args)
-    before = await orders.get_order(turn.uow, reference)
-    restocks = before.stock_taken
     outcome = await orders.cancel_order(turn.uow, reference, turn.actor, reason)
     order = outcome.order
     if not outcome.changed:
         return replies.admin("already", reference=order.reference, status=order.status)
     return replies.admin("cancelled", reference=order.reference, name=order.customer_name,
-                         restocked=", stock put back" if restocks else "")
+                         restocked=", stock put back" if outcome.touched_products else "")
 
 
 STOCK_CHANGE = re.compile(r"^(?P<op>[+=-])\s*(?P<n>\d{1,7})$")
@@ -154,8 +152,9 @@ async def stock(turn: AdminTurn, args: str) -> str:
     barcode, _, change = args.partition(" ")
     if not barcode:
         raise Usage
-    product = await catalog.find_by_barcode(turn.uow, barcode)
     change = change.replace(" ", "")
+    # Locked before a change, so the level the answer shows as before is the one the change started from.
+    product = await catalog.find_by_barcode(turn.uow, barcode, for_update=bool(change))
     if not change:
         return replies.admin("stock", name=product.name, barcode=product.barcode, stock=product.stock_quantity)
     match = STOCK_CHANGE.match(change)

@@ -15,7 +15,7 @@ from bot.payment_texts import PaymentRead, check_amount, read_payment_text
 from bot.payments import is_payment_text, is_prefilled_order_message, is_receipt_media
 from bot.references import find_foreign_references, find_references
 from core import alerts, customers, orders, outbox, proofs
-from core.errors import NotFound
+from core.errors import NotAllowed, NotFound
 from core.models import Customer, InboundMessage, Order
 from core.status import Status
 
@@ -97,10 +97,11 @@ async def _opt(turn: Turn, *, opted_out: bool) -> None:
     await turn.say("opted_out" if opted_out else "opted_in")
 
 
-async def _owned_order(turn: Turn, reference: str) -> Order | None:
-    """The referenced order when it is the sender's; otherwise answer for it and return None."""
+async def _owned_order(turn: Turn, reference: str, *, for_update: bool = False) -> Order | None:
+    """The referenced order when it is the sender's (locked until the turn ends with `for_update`);
+    otherwise answer for it and return None."""
     try:
-        order = await orders.get_order(turn.uow, reference)
+        order = await orders.get_order(turn.uow, reference, for_update=for_update)
     except NotFound:
         await turn.tell_admins("admin_unmatched_reference", reference=reference, problem="does not exist")
         await turn.say("order_not_found", reference=reference)
@@ -130,8 +131,10 @@ def _summary(turn: Turn, order: Order) -> dict:
 
 
 async def _payment(turn: Turn, references: list[str], receipts: list[dict], reads: list[PaymentRead]) -> None:
+    # The order is locked first: what is said and recorded below rests on its status and payment
+    # status, which a confirm, a cancel or the expiry job could otherwise change meanwhile.
     if references:
-        order = await _owned_order(turn, references[0])
+        order = await _owned_order(turn, references[0], for_update=True)
         if order is None:
             return
     else:
@@ -140,6 +143,7 @@ async def _payment(turn: Turn, references: list[str], receipts: list[dict], read
         await turn.tell_admins("admin_payment_no_order", evidence=_evidence(turn, receipts, reads))
         return await turn.say("payment_need_reference", prompt=True)
     turn.link(order)
+    await proofs.hold_codes(turn.uow, [read.transaction_code for read in reads if read.transaction_code])
     recorded = []
     for media, read in zip_longest(receipts, reads) if (receipts or reads) else [(None, None)]:
         code = read.transaction_code if read else None
@@ -204,8 +208,9 @@ def _evidence(turn: Turn, receipts: list[dict], reads: list[PaymentRead], record
 
 
 async def _newest_pending(turn: Turn) -> Order | None:
+    """The sender's newest pending order, locked, as it stands once locked (it may be cancelled by then)."""
     pending = await customers.orders_of(turn.uow, turn.customer, status=Status.PENDING, limit=1)
-    return pending[0] if pending else None
+    return await orders.get_order(turn.uow, pending[0].id, for_update=True) if pending else None
 
 
 async def _status(turn: Turn) -> None:
@@ -226,10 +231,15 @@ async def _cancel(turn: Turn, references: list[str]) -> None:
     if order is None:
         return
     turn.link(order)
-    if order.status != Status.PENDING:
-        return await turn.say("cancel_refused", order=order, reference=order.reference, status=order.status)
+    try:  # whether it is still pending is the operation's to say, under the order's lock
+        outcome = await orders.cancel_order(turn.uow, order.id, actor=turn.customer.phone,
+                                            reason="cancelled by the customer", by_customer=True)
+    except NotAllowed as refused:
+        return await turn.say("cancel_refused", order=order, reference=order.reference,
+                              status=refused.details["status"])
+    if not outcome.changed:
+        return await turn.say("cancel_refused", order=order, reference=order.reference, status=outcome.order.status)
     # The cancellation's own status message tells the customer; the admins hear it from us.
-    await orders.cancel_order(turn.uow, order.id, actor=turn.customer.phone, reason="cancelled by the customer")
     await turn.tell_admins("admin_customer_cancelled", reference=order.reference, name=order.customer_name)
 
 

@@ -86,10 +86,11 @@ async def set_stock(uow, product_id: str, level: int, reason: str, actor: str) -
     return await stock.adjust(uow.session, product_id, set_to=level, reason=reason, actor=actor, now=uow.now())
 
 
-async def find_by_barcode(uow, barcode: str) -> Product:
-    product = (await uow.session.execute(
-        select(Product).where(func.lower(Product.barcode) == barcode.strip().lower())
-    )).scalar_one_or_none()
+async def find_by_barcode(uow, barcode: str, *, for_update: bool = False) -> Product:
+    """The product with this barcode, in any letter case (locked until the commit with `for_update`).
+    Raises NotFound."""
+    query = select(Product).where(func.lower(Product.barcode) == barcode.strip().lower())
+    product = (await uow.session.execute(query.with_for_update() if for_update else query)).scalar_one_or_none()
     if product is None:
         raise NotFound("product with barcode", barcode)
     return product

@@ -11,12 +11,12 @@ from sqlalchemy.orm import selectinload
 
 from core import alerts, outbox, stock, views
 from core.db import insert_unless_taken, lock_name, one_of
-from core.errors import (InvalidField, InvalidTransition, NotFound, PriceMismatch, ReferenceConflict,
+from core.errors import (InvalidField, InvalidTransition, NotAllowed, NotFound, PriceMismatch, ReferenceConflict,
                          TooManyPendingOrders)
 from core.models import Order, OrderEvent, OrderItem, Product, new_id
 from core.phones import to_e164
 from core.references import canonical, new_reference
-from core.status import ALLOWED, PaymentStatus, Status
+from core.status import ALLOWED, CUSTOMER_MAY_CANCEL, PaymentStatus, Status
 from core.views import EventView, ItemView, OrderView
 
 
@@ -173,19 +173,28 @@ async def confirm_order(uow, key: str, actor: str) -> Outcome:
     return Outcome(order, touched_products=touched)
 
 
-async def cancel_order(uow, key: str, actor: str, reason: str = "") -> Outcome:
-    """Cancel; what a confirm took goes back to stock, once."""
+async def cancel_order(uow, key: str, actor: str, reason: str = "", *, by_customer: bool = False) -> Outcome:
+    """Cancel; what a confirm took goes back to stock, once (`touched_products` says where). A customer
+    (`by_customer`) may cancel only a pending order: checked here, under the row lock, since an admin
+    may confirm it meanwhile.
+
+    Raises NotFound; NotAllowed (`details`: reference, status) for a customer's order past pending;
+    InvalidTransition for a shipped or delivered order."""
     order = await _locked(uow, key)
     if order.status == Status.CANCELLED:
         return Outcome(await _whole(uow, order), changed=False)
+    if by_customer and order.status not in CUSTOMER_MAY_CANCEL:
+        raise NotAllowed(f"Order {order.reference} is {order.status}; only a pending order can be cancelled "
+                         f"by the customer.", {"reference": order.reference, "status": order.status})
     _check_allowed(order, Status.CANCELLED)
     restock = order.stock_taken
     await _move(uow, order, Status.CANCELLED, actor, note=reason, kind="order_cancelled",
                 **({"stock_taken": False} if restock else {}))
     await _whole(uow, order)
+    touched = []
     if restock:  # last, as in confirm_order: the products' rows stay locked only until the commit
-        await stock.return_for_order(uow, order, actor, uow.now(), reason=f"cancelled {order.reference}")
-    return Outcome(order)
+        touched = await stock.return_for_order(uow, order, actor, uow.now(), reason=f"cancelled {order.reference}")
+    return Outcome(order, touched_products=touched)
 
 
 async def change_status(uow, key: str, wanted: Status, actor: str, note: str = "") -> Outcome:

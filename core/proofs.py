@@ -5,8 +5,10 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
+from core.db import lock_names
+from core.errors import NotAllowed
 from core.models import Order, PaymentProof
-from core.status import PaymentStatus
+from core.status import PaymentStatus, Status
 
 
 async def record_proof(uow, order: Order, *, kind: str, actor: str, raw_text: str = "",
@@ -15,6 +17,16 @@ async def record_proof(uow, order: Order, *, kind: str, actor: str, raw_text: st
                        transaction_code: str | None = None, amount: Decimal | None = None,
                        currency: str | None = None, flags: list[str] | None = None,
                        verified: bool = False) -> PaymentProof:
+    """One proof on `order`, and its payment status moved on: `reported` by a customer's proof (kept
+    even on a cancelled order, for the shop to settle), `verified` by the shop's own (`verified`).
+    Decided under the order's row lock, taken here (the caller locks it first when it decides
+    anything on the order itself), so a confirm or cancel meanwhile is never overwritten.
+
+    Raises NotAllowed (`details`: reference, status) for a verified payment on a cancelled order."""
+    await uow.session.refresh(order, ["status", "payment_status"], with_for_update=True)
+    if verified and order.status == Status.CANCELLED:
+        raise NotAllowed(f"Order {order.reference} is cancelled; a payment can't be recorded on it.",
+                         {"reference": order.reference, "status": order.status})
     proof = PaymentProof(order_id=order.id, inbound_message_id=inbound_message_id, kind=kind, raw_text=raw_text,
                          media_url=media_url, content_type=content_type, provider=provider,
                          transaction_code=transaction_code, amount=amount, currency=currency,
@@ -30,8 +42,17 @@ async def record_proof(uow, order: Order, *, kind: str, actor: str, raw_text: st
 
 
 
+async def hold_codes(uow, codes) -> None:
+    """Lock these transaction codes until the commit, all at once in a fixed order (no deadlock): two
+    reports of one code, in two transactions, take turns, and the second sees the first's proof."""
+    await lock_names(uow.conn, [f"payment-code:{code.upper()}" for code in codes])
+
+
 async def orders_with_code(uow, code: str) -> dict[str, str]:
-    """order id -> reference of every order that already has a proof with this transaction code."""
+    """order id -> reference of every order that already has a proof with this transaction code, read
+    under the code's lock (taken here unless `hold_codes` took it), which holds until the commit, so
+    the proof recorded after this answer is seen by every other report of the code."""
+    await hold_codes(uow, [code])
     rows = await uow.session.execute(
         select(Order.id, Order.reference).join(PaymentProof, PaymentProof.order_id == Order.id)
         .where(func.upper(PaymentProof.transaction_code) == code.upper())

@@ -28,6 +28,9 @@ ALLOWED: dict[Status, tuple[Status, ...]] = {
     Status.CANCELLED: (),
 }
 
+# What a customer may cancel themselves (CONTRACT §4); past it, only the shop may.
+CUSTOMER_MAY_CANCEL = frozenset({Status.PENDING})
+
 
 def parse_status(value: object) -> Status:
     """Any letter case of a status name; anything else raises ValueError naming the allowed values."""
