@@ -55,6 +55,7 @@ EXAMPLES = {
     "low_stock_threshold": "3",
     "whatsapp_templates": '{"order_status": "HX..."}',
     "admin_alert_new_orders": "true", "trust_proxy_headers": "false",
+    "log_format": "json or text", "log_level": "info",
 }
 # The message kinds a WhatsApp template may carry across the 24-hour window (CONTRACT §5).
 TEMPLATE_KINDS = ("order_status", "payment_reminder", "admin_alert", "payment_received")
@@ -115,6 +116,8 @@ class Settings(BaseSettings):
     handover_quiet: timedelta | None = timedelta(hours=2)
     orderdesk_env: Literal["development", "production"] = "development"
     metrics_token: str | None = None
+    log_format: Literal["text", "json"] | None = None  # None: json where DYNO is set (Heroku), else text
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
     shop_timezone: str = "UTC"
     media_dir: str = "./media"  # receipts the shop keeps, named by SHA-256 (webhooks/media.py)
     # Scheduled work (CONTRACT §5)
@@ -191,6 +194,11 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", value.strip()):
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value.strip()
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _lowercase(cls, value: object) -> object:
+        return (value.strip().lower() or None) if isinstance(value, str) else value
 
     @field_validator("api_compat", mode="before")
     @classmethod

@@ -11,6 +11,7 @@ import sys
 from pydantic import ValidationError
 
 from core.settings import Settings, problems
+from orderdesk import logs
 
 log = logging.getLogger("orderdesk")
 
@@ -401,12 +402,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    # Twilio's client logs every request and answer at INFO: a cost per message, and the sender logs
-    # what matters (failures, retries) itself.
-    logging.getLogger("twilio").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     try:
         settings = Settings()
@@ -414,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in problems(exc):
             print(line, file=sys.stderr)
         return 2
+    logs.configure(settings)
     if args.func in USES_DATABASE:
         refused = _refuse(asyncio.run(database_problem(settings)))
         if refused is not None:
