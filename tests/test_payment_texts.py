@@ -7,9 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from bot.payment_texts import PROVIDERS, check_amount, normalise, read_payment_text
+from bot.payment_texts import (MAX_READS_PER_MESSAGE, PROVIDERS, check_amount, normalise, parse_amount,
+                               read_payment_text)
 from bot.references import find_references
 from bot.replies import storefront_prefill
+from tests.hostile_texts import HOSTILE
 from tests.test_references import STOREFRONT_ORDER, STOREFRONT_ORDER_BOXED, STOREFRONT_ORDER_TABLE
 
 MPESA_SENT = ("QJK3ABCD12 Confirmed. Ksh3,000.00 sent to LEGO MENSWEAR 0712345678 on 4/2/26 at 9:36 PM. "
@@ -311,6 +313,28 @@ def test_a_claim_with_two_codes_keeps_neither():
     assert read.doubts == ["2 different transaction codes in one message: QJK3ABCD12, QJK3ABCD99"]
 
 
+def test_a_claim_with_seven_codes_names_three_and_counts_the_rest():
+    codes = [f"QJK3ABCD{n}" for n in range(10, 17)]
+    [read] = read_payment_text(f"I paid 3,000, codes {' '.join(codes)}", "KES")
+    assert read.doubts == ["7 different transaction codes in one message: QJK3ABCD10, QJK3ABCD11, QJK3ABCD12 "
+                           "and 4 more"]
+
+
+@pytest.mark.parametrize("text", ["I paid NaN", "paid KES NaN", "nimetuma Infinity", "paid Ksh inf", "I sent 10e400",
+                                  "paid -3000", "QJK3ABCD12 Confirmed. KshNaN sent to LEGO MENSWEAR.",
+                                  "QJK3ABCD12 Confirmed. Ksh1e400 sent to LEGO MENSWEAR."])
+def test_nan_infinity_and_exponents_are_never_an_amount(text):
+    assert [read.amount for read in read_payment_text(text, "KES") if read.amount is not None] == []
+
+
+@pytest.mark.parametrize("raw, amount", [("3,000", "3000.00"), ("3000.5", "3000.50"), ("3,000.00.", "3000.00"),
+                                         ("NaN", None), ("sNaN", None), ("Infinity", None), ("1e400", None),
+                                         ("1e3", None), ("-3000", None), ("3.000,00", None), ("3000.005", None),
+                                         ("9" * 31, None)])
+def test_parse_amount_takes_money_as_people_write_it_and_nothing_else(raw, amount):
+    assert parse_amount(raw) == (Decimal(amount) if amount else None)
+
+
 def test_a_claim_without_a_currency_is_in_the_shops_currency():
     assert read_payment_text("nimetuma 2,500", "TZS")[0].currency == "TZS"
     assert read_payment_text("paid 2,500 shillings", "UGX")[0].currency == "UGX"
@@ -328,6 +352,26 @@ def test_a_claim_without_a_currency_is_in_the_shops_currency():
 ])
 def test_the_amount_is_checked_against_the_order_total(amount, currency, total, expected):
     assert check_amount(amount, currency, total, "KES") == expected
+
+
+# --- Bounded: a message as long as the webhook keeps yields a few reads with one-line doubts.
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_a_20000_character_message_yields_a_few_reads_with_short_doubts(name):
+    reads = read_payment_text(HOSTILE[name], "KES")
+
+    assert len(reads) <= MAX_READS_PER_MESSAGE
+    assert all(len(doubt) <= 200 for read in reads for doubt in read.doubts)
+
+
+@pytest.mark.parametrize("name", ["claims", "sent to, no code", "distinct codes", "airtel, TID last"])
+def test_past_the_cap_the_first_reads_are_kept_and_say_the_rest_were_not_read(name):
+    reads = read_payment_text(HOSTILE[name], "KES")
+
+    assert [read.amount for read in reads] == [Decimal(n) for n in range(10, 10 + MAX_READS_PER_MESSAGE)]
+    for read in reads:
+        assert (f"more than {MAX_READS_PER_MESSAGE} payments in one message: only the first "
+                f"{MAX_READS_PER_MESSAGE} were read") in read.doubts
 
 
 # --- No catastrophic backtracking: hostile or huge messages read in milliseconds.
