@@ -32,6 +32,8 @@ TEXTS: dict[str, str] = {
                     "We'll confirm it as soon as we have checked it."),
     "payment_need_reference": ("Thank you! Which order is this payment for? Please send the order reference "
                                "(like {example})."),
+    "payment_proofs_full": ("Thank you! Order {reference} already has all the payment reports we keep for one "
+                            "order, so this one was not added. The shop will check them and get back to you here."),
     "payment_after_cancel": ("Thank you. Order {reference} was cancelled before your payment report arrived; "
                              "the shop has been told and will get back to you."),
     "relay_ack": "Thanks for your message! Someone from {shop} will answer you here shortly.",
@@ -49,6 +51,8 @@ TEXTS: dict[str, str] = {
     "admin_payment_no_order": "💰 {phone} ({name}) reports a payment but has no order to attach it to. {evidence}",
     "admin_payment_after_cancel": ("⚠ {phone} ({name}) reports a payment for {reference}, which is cancelled. "
                                    "{evidence}"),
+    "admin_proofs_full": ("⚠ {reference} ({name} {phone}) holds {limit} payment reports, the most one order "
+                          "keeps: more came and are no longer kept. Look before you confirm: show {reference}"),
     "admin_relay": "💬 {name} {phone}{order}: {text}\nAnswer: reply {phone} <text>",
     "admin_customer_cancelled": "✖ {name} {phone} cancelled order {reference} from WhatsApp.",
     "admin_unmatched_reference": "❓ {phone} ({name}) mentioned {reference}, which {problem}.",
