@@ -194,7 +194,9 @@ async def reply(turn: AdminTurn, args: str) -> str:
     quiet = turn.settings.handover_quiet
     if quiet:
         customer.quiet_until = turn.uow.now() + quiet
-    return replies.admin("replied", phone=phone, order=f" ({order.reference})" if order else "",
+    limit = outbox.MAX_BODY_CHARS
+    cut = f", cut to {limit:,} characters (WhatsApp's limit)" if len(text) > limit else ""
+    return replies.admin("replied", phone=phone, order=f" ({order.reference})" if order else "", cut=cut,
                          quiet=_duration(quiet) if quiet else "no time (HANDOVER_QUIET is off)")
 
 

@@ -134,7 +134,7 @@ ADMIN_TEXTS: dict[str, str] = {
     "orders": "{status} orders ({count}):\n{lines}",
     "stock": "{name} ({barcode}): {stock} in stock.",
     "stock_changed": "{name} ({barcode}): {before} → {stock}.",
-    "replied": "📨 Sent to {phone}{order}. The bot stays quiet to them for {quiet}.",
+    "replied": "📨 Sent to {phone}{order}{cut}. The bot stays quiet to them for {quiet}.",
     "paid": "💵 Payment {code}{amount} recorded on {reference} as verified. Next: confirm {reference}",
 }
 

@@ -77,6 +77,8 @@ async def test_a_message_longer_than_whatsapp_takes_goes_out_cut_to_1600_charact
     # When an admin replies with more than WhatsApp takes in one message
     await wa.say(f"reply {CUSTOMER_PHONE} " + "Karibu sana! " * 200, phone=ADMIN_PHONE)
 
-    # Then the customer gets it cut to WhatsApp's limit, ending with "…"
+    # Then the customer gets it cut to WhatsApp's limit, ending with "…", and the admin is told so
     [sent] = await wa.replies_to(CUSTOMER_PHONE)
     assert len(sent) == MAX_BODY_CHARS and sent.startswith("Karibu sana! Karibu") and sent.endswith("…")
+    [answer] = await wa.replies_to(ADMIN_PHONE)
+    assert "cut to 1,600 characters" in answer
