@@ -63,6 +63,6 @@ def run(repeat: int = 5) -> list[dict]:
 
 if __name__ == "__main__":
     for row in run(int(sys.argv[1]) if len(sys.argv) > 1 else 5):
-        print(f"{row['name']:<26} {row['chars']:>6} chars  {row['reads']:>4} reads  payment reader "
+        print(f"{row['name']:<42} {row['chars']:>6} chars  {row['reads']:>4} reads  payment reader "
               f"{row['payment_ms'][0]:7.1f} ms (worst {row['payment_ms'][1]:7.1f})  every reader "
               f"{row['every_ms'][0]:7.1f} ms (worst {row['every_ms'][1]:7.1f})")

@@ -1,7 +1,6 @@
 """Reading forwarded mobile-money confirmations (M-PESA, Airtel Money, MTN MoMo) and customers' own
 "I sent 3,000": provider, code, amount, currency, account; never a balance, a fee or a price from the
-storefront's order message; doubtful reads flagged, not guessed; and fast on anything."""
-import time
+storefront's order message; doubtful reads flagged, not guessed; and bounded on anything."""
 from datetime import datetime
 from decimal import Decimal
 
@@ -354,7 +353,8 @@ def test_the_amount_is_checked_against_the_order_total(amount, currency, total, 
     assert check_amount(amount, currency, total, "KES") == expected
 
 
-# --- Bounded: a message as long as the webhook keeps yields a few reads with one-line doubts.
+# --- Bounded: a message as long as the webhook keeps yields a few reads with one-line doubts. What
+# the worst of these costs is measured by `make bench` (its reader phase), never timed here.
 
 @pytest.mark.parametrize("name", HOSTILE)
 def test_a_20000_character_message_yields_a_few_reads_with_short_doubts(name):
@@ -374,28 +374,7 @@ def test_past_the_cap_the_first_reads_are_kept_and_say_the_rest_were_not_read(na
                 f"{MAX_READS_PER_MESSAGE} were read") in read.doubts
 
 
-# --- No catastrophic backtracking: hostile or huge messages read in milliseconds.
-
-@pytest.mark.parametrize("text", [
-    "a" * 10_000,
-    "9" * 10_000,
-    "Ksh" + "9" * 9_997,
-    "1," * 5_000,
-    "🙏" * 10_000,
-    "x." * 5_000,
-    ("QJK3ABCD12 Confirmed. Ksh3,000.00 sent to " * 250)[:10_000],
-    ("Ksh1 sent to for account " * 400)[:10_000],
-    ("You have sent UGX 1 to X on 1 at 2 " * 300)[:10_000],
-    ("Payment made for GHS 1.00 to " * 350)[:10_000],
-    ("TID: MP1.2.3 " * 800)[:10_000],
-    ("paid KES " * 1_200)[:10_000],
-    ("sent " * 2_000),
-    ("QJK3ABCD12 " * 1_000)[:10_000],
-    ("4/2/26 at 9:36 PM " * 600)[:10_000],
-    (MPESA_SENT + " ") * 60,
-    "blah " * 1_900 + MPESA_SENT,
-])
-def test_a_ten_thousand_character_message_reads_in_milliseconds(text):
-    start = time.perf_counter()
-    read_payment_text(text, "KES")
-    assert time.perf_counter() - start < 0.2
+@pytest.mark.parametrize("name", ["one confirmation pasted again and again", "a confirmation after 19,000 characters"])
+def test_one_confirmation_in_a_20000_character_message_is_one_read_without_doubt(name):
+    [read] = read_payment_text(HOSTILE[name], "KES")
+    assert (read.transaction_code, read.amount, read.doubts) == ("QJK3ABCD12", Decimal("3000.00"), [])
