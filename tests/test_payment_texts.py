@@ -362,6 +362,7 @@ def test_a_20000_character_message_yields_a_few_reads_with_short_doubts(name):
 
     assert len(reads) <= MAX_READS_PER_MESSAGE
     assert all(len(doubt) <= 200 for read in reads for doubt in read.doubts)
+    assert all(len("; ".join(read.doubts)) <= 600 for read in reads)   # one line of an alert
 
 
 @pytest.mark.parametrize("name", ["claims", "sent to, no code", "distinct codes", "airtel, TID last"])
