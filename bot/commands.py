@@ -10,9 +10,9 @@ import difflib
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 
 from bot import replies
+from bot.payment_texts import amount_cap, format_money, parse_amount
 from bot.references import find_foreign_references, find_references
 from core import alerts, catalog, customers, orders, outbox, proofs
 from core.errors import DomainError
@@ -193,7 +193,9 @@ async def reply(turn: AdminTurn, args: str) -> str:
     quiet = turn.settings.handover_quiet
     if quiet:
         customer.quiet_until = turn.uow.now() + quiet
-    return replies.admin("replied", phone=phone, order=f" ({order.reference})" if order else "",
+    limit = outbox.MAX_BODY_CHARS
+    cut = f", cut to {limit:,} characters (WhatsApp's limit)" if len(text) > limit else ""
+    return replies.admin("replied", phone=phone, order=f" ({order.reference})" if order else "", cut=cut,
                          quiet=_duration(quiet) if quiet else "no time (HANDOVER_QUIET is off)")
 
 
@@ -204,10 +206,12 @@ async def paid(turn: AdminTurn, args: str) -> str:
         raise Usage
     code, amount = words[0].upper(), None
     if len(words) > 1:
-        try:
-            amount = Decimal(words[1].replace(",", "")).quantize(Decimal("0.01"))
-        except InvalidOperation:
-            raise Answer(f"⛔ “{words[1]}” is not an amount. Example: paid {reference} QJK3ABCD12 3000") from None
+        # As the payment texts write money, so NaN, `inf`, `1e400` and `-3000` are not amounts.
+        amount = parse_amount(words[1])
+        cap = amount_cap(turn.settings.currency)
+        if amount is None or amount > cap:
+            raise Answer(f"⛔ “{words[1]}” is not an amount: write it like 3,000 or 3000.50, at most "
+                         f"{format_money(cap)}. Example: paid {reference} QJK3ABCD12 3000")
     order = await orders.get_order(turn.uow, reference, for_update=True)
     await proofs.record_proof(turn.uow, order, kind="manual", actor=turn.actor, transaction_code=code,
                               amount=amount, currency=turn.settings.currency if amount is not None else None,

@@ -22,6 +22,9 @@ from core.status import Status
 GREETINGS = frozenset({"hi", "hello", "hey", "habari", "hujambo", "mambo", "jambo", "niaje", "sasa",
                        "good morning", "good afternoon", "good evening", "menu", "help", "start over"})
 MAX_RELAYED_CHARS = 600
+# The evidence in a payment alert: with the alert's other lines (the customer's name may run to 200
+# characters) it stays within WhatsApp's 1,600, so the outbox never cuts the "Reply: confirm" line.
+MAX_EVIDENCE_CHARS = 1_200
 
 
 class Turn:
@@ -144,8 +147,13 @@ async def _payment(turn: Turn, references: list[str], receipts: list[dict], read
         return await turn.say("payment_need_reference", prompt=True)
     turn.link(order)
     await proofs.hold_codes(turn.uow, [read.transaction_code for read in reads if read.transaction_code])
-    recorded = []
+    # Counted under the order's row lock (the order was locked when it was picked): exact.
+    recorded, left_out = [], 0
+    room = proofs.MAX_PROOFS_PER_ORDER - await proofs.count_proofs(turn.uow, order.id)
     for media, read in zip_longest(receipts, reads) if (receipts or reads) else [(None, None)]:
+        if len(recorded) >= room:
+            left_out += 1
+            continue
         code = read.transaction_code if read else None
         used = await proofs.orders_with_code(turn.uow, code) if code else {}
         if order.id in used:
@@ -157,7 +165,13 @@ async def _payment(turn: Turn, references: list[str], receipts: list[dict], read
             inbound_message_id=turn.message.id, flags=flags,
             provider=read.provider if read else None, transaction_code=code,
             amount=read.amount if read else None, currency=read.currency if read else None))
-    facts = {**alerts.order_facts(turn.uow, order), "evidence": _evidence(turn, receipts, reads, recorded)}
+    facts = alerts.order_facts(turn.uow, order)
+    if left_out:  # the order is full: the admins hear it once for the order, not once per message
+        await alerts.tell_admins(turn.uow, "admin_proofs_full", key=f"order:{order.id}:proofs-full",
+                                 variables={**facts, "limit": proofs.MAX_PROOFS_PER_ORDER})
+        if not recorded:
+            return await turn.say("payment_proofs_full", order=order, reference=order.reference)
+    facts["evidence"] = _evidence(turn, receipts, reads, recorded)
     if order.status == Status.CANCELLED:
         await turn.tell_admins("admin_payment_after_cancel", **facts)
         return await turn.say("payment_after_cancel", order=order, reference=order.reference)
@@ -171,7 +185,7 @@ def _flags(turn: Turn, order: Order, read: PaymentRead | None, reused_for: list[
         return []
     flags = [f"doubtful: {doubt}" for doubt in read.doubts]
     if reused_for:
-        flags.append(f"code_reused: {read.transaction_code} already used for {', '.join(sorted(reused_for))}")
+        flags.append(f"code_reused: {read.transaction_code} already used for {replies.listed(sorted(reused_for))}")
     if read.amount is not None or read.kind != "claim":
         flag, words = check_amount(read.amount, read.currency, order.total, turn.settings.currency)
         if flag:
@@ -203,8 +217,8 @@ def _evidence(turn: Turn, receipts: list[dict], reads: list[PaymentRead], record
         kinds = ", ".join("PDF" if "pdf" in r["contentType"] else "photo" for r in receipts)
         lines.append(f"Receipt: {kinds}.")
     if turn.text and not reads:
-        lines.append(f"Message: “{_clip(turn.text)}”")
-    return "\n".join(lines)
+        lines.append(f"Message: “{outbox.cut(turn.text, MAX_RELAYED_CHARS)}”")
+    return outbox.cut("\n".join(lines), MAX_EVIDENCE_CHARS)
 
 
 async def _newest_pending(turn: Turn) -> Order | None:
@@ -254,7 +268,8 @@ async def _relay(turn: Turn) -> None:
     if order is not None:
         turn.message.order_id = order.id
     media = ", ".join(_media_word(m.get("contentType", "")) for m in turn.message.media)
-    text = " ".join(part for part in (_clip(turn.text), f"[{media}]" if media else "") if part)
+    words = outbox.cut(turn.text, MAX_RELAYED_CHARS)
+    text = " ".join(part for part in (words, f"[{media}]" if media else "") if part)
     await turn.tell_admins("admin_relay", text=text or "[empty message]",
                            order=f" about {order.reference} ({order.status})" if order else "")
     await turn.say("relay_ack", prompt=True)
@@ -263,10 +278,6 @@ async def _relay(turn: Turn) -> None:
 def _media_word(content_type: str) -> str:
     kind = content_type.split("/")[0]
     return {"audio": "voice note", "image": "photo", "video": "video"}.get(kind, content_type or "attachment")
-
-
-def _clip(text: str, limit: int = MAX_RELAYED_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _plain(text: str) -> str:

@@ -19,17 +19,23 @@ doubtful (say, a `doubtful_read` flag plus the doubts), never as a match.
 
 A shop adds a format by adding one `Provider` to `PROVIDERS`, with a real-looking sample (the tests
 read every sample back). Patterns are built from the fragments below; every gap in them is bounded
-and a name, once ended, is not retried longer, so a 10 000-character message reads in
-milliseconds.
+and a name, once ended, is not retried longer, so the patterns cost a constant per character. What
+is done with their matches is linear too (no read is compared with every other), and what comes out
+is bounded whatever comes in: at most `MAX_READS_PER_MESSAGE` reads, each doubt one short line.
+Keep both when this becomes a table of providers: tests/hostile_texts.py holds the inputs that
+broke them once, and `make bench` times the reader on them.
 """
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from bot.payments import is_payment_text, is_prefilled_order_message
+from bot.replies import listed
 
 CENT = Decimal("0.01")
 
@@ -48,6 +54,12 @@ CURRENCY_WORDS: dict[str, str | None] = {
 # capped far lower). Currencies with small units get a larger ceiling.
 DEFAULT_AMOUNT_CAP = Decimal(10_000_000)
 AMOUNT_CAPS: dict[str, Decimal] = {code: Decimal(100_000_000) for code in ("UGX", "TZS", "RWF", "MWK")}
+
+# At most this many payments are read from one message. A forward holds one confirmation, and a
+# customer paying in parts pastes two or three; hundreds in one message are a paste gone wrong or an
+# attack (one such message once wrote 1,109 proofs on an order). The first ones are read, and each
+# carries a doubt saying the rest were not, so the admins see it on every proof of that message.
+MAX_READS_PER_MESSAGE = 5
 
 
 @dataclass
@@ -168,7 +180,7 @@ _CLAIM_FILLERS = ("you", "u", "ya", "the", "money", "cash", "pesa", "amount", "o
 _CLAIM = re.compile(
     rf"(?<![A-Za-z])(?:{'|'.join(_CLAIM_VERBS)}):?\s(?:(?:{'|'.join(_CLAIM_FILLERS)})\s){{0,3}}"
     rf"(?:(?P<currency>{_CURRENCY})\.?\s?)?(?P<amount>{_NUMBER})(?:\s?(?P<currency_after>{_CURRENCY}))?"
-    r"(?![0-9])(?!\s[0-9])(?![/:\-][0-9A-Za-z])(?!\s?%)"   # not part of "3 000", a date, a reference
+    r"(?![0-9A-Za-z])(?!\s[0-9])(?![/:\-][0-9A-Za-z])(?!\s?%)"   # not "3 000", "10e400", a date, a reference
     r"(?!\s?(?:min|mins|minutes|hrs?|hours?|days?|weeks?|am|pm|times|items?|pcs|pieces)\b)",
     re.IGNORECASE,
 )
@@ -209,22 +221,23 @@ def read_payment_text(text: str, default_currency: str) -> list[PaymentRead]:
     if not text:
         return []
     clean = normalise(text)
-    found = _confirmations(clean, default_currency)
-    claims = [] if is_prefilled_order_message(text) else _claims(clean, default_currency)
-    mentioned = _mentioned_codes(clean, skip=[span for _, _, span in found if span])
+    confirmations = _confirmations(clean)
+    spans = [match.span() for _, match in confirmations]
+    accounts = [account[1] for account in (_account(match) for _, match in confirmations) if account]
+    mentioned = _mentioned_codes(clean, skip=accounts)
+    claims = iter(()) if is_prefilled_order_message(text) else _claims(clean, default_currency)
 
-    if found:
-        reads = _merge([read for read, _, _ in found])
-        spans = [span for _, span, _ in found]
+    if confirmations:
+        reads, cut = _merge(_read(provider, match, default_currency) for provider, match in confirmations)
         read_amounts = {read.amount for read in reads}
-        other = sorted({claim.amount for claim, span, _ in claims
+        other = sorted({claim.amount for claim, span in claims
                         if claim.amount is not None and claim.amount not in read_amounts
-                        and not any(_overlap(span, taken) for taken in spans)})
+                        and not _overlaps_any(span, spans)})
         if other:
             for read in reads:
-                read.doubts.append(f"the message also says {_words_list(other)}")
+                read.doubts.append(f"the message also says {listed([format_money(a) for a in other])}")
     else:
-        reads = _merge([claim for claim, _, _ in claims])
+        reads, cut = _merge(claim for claim, _ in claims)
         if not reads and mentioned and is_payment_text(clean):
             reads = [PaymentRead(None, "claim", None, None, default_currency.upper())]
         for read in reads:
@@ -233,10 +246,31 @@ def read_payment_text(text: str, default_currency: str) -> list[PaymentRead]:
     codes = list(dict.fromkeys([read.transaction_code for read in reads if read.transaction_code] + mentioned))
     for read in reads:
         if len(codes) > 1:
-            read.doubts.append(f"{len(codes)} different transaction codes in one message: {', '.join(codes)}")
-        elif len(reads) > 1:
+            read.doubts.append(f"{len(codes)} different transaction codes in one message: {listed(codes)}")
+        if cut:
+            read.doubts.append(f"more than {MAX_READS_PER_MESSAGE} payments in one message: "
+                               f"only the first {MAX_READS_PER_MESSAGE} were read")
+        elif len(reads) > 1 and len(codes) <= 1:
             read.doubts.append(f"{len(reads)} payments read from one message")
     return reads
+
+
+def parse_amount(raw: str) -> Decimal | None:
+    """Money as people and providers write it: `3,000`, `3000`, `3,000.00`, `1500.5` -> a Decimal
+    with 2 places. None for anything else: `NaN`, `inf`, `1e400`, `-3000`, `3.000,00`, three
+    decimals, more digits than a Decimal holds. A trailing `.` or `,` (a sentence's end) is ignored."""
+    number = raw.rstrip(".,")
+    if not _AMOUNT_SHAPE.fullmatch(number):
+        return None
+    try:
+        return Decimal(number.replace(",", "")).quantize(CENT)
+    except InvalidOperation:
+        return None
+
+
+def amount_cap(currency: str) -> Decimal:
+    """The largest amount believable for one payment in `currency` (an ISO code)."""
+    return AMOUNT_CAPS.get(currency.upper(), DEFAULT_AMOUNT_CAP)
 
 
 def check_amount(amount: Decimal | None, currency: str, order_total: Decimal | int | str,
@@ -274,9 +308,9 @@ def normalise(text: str) -> str:
 Span = tuple[int, int]
 
 
-def _confirmations(text: str, default_currency: str) -> list[tuple[PaymentRead, Span, Span | None]]:
-    """(read, span of its confirmation, span of its account text) for each confirmation; where two
-    formats match overlapping text, the earlier match wins, then the earlier table entry."""
+def _confirmations(text: str) -> list[tuple[Provider, re.Match[str]]]:
+    """Each confirmation in `text`, in order; where two formats match overlapping text, the earlier
+    match wins, then the earlier table entry. Every pattern scans the text once."""
     candidates = sorted(((match.start(), index, match) for index, provider in enumerate(PROVIDERS)
                          for match in provider.regex.finditer(text)), key=lambda c: (c[0], c[1]))
     found, taken_until = [], -1
@@ -284,11 +318,11 @@ def _confirmations(text: str, default_currency: str) -> list[tuple[PaymentRead, 
         if start < taken_until:
             continue
         taken_until = match.end()
-        found.append(_read(PROVIDERS[index], match, default_currency))
+        found.append((PROVIDERS[index], match))
     return found
 
 
-def _read(provider: Provider, match: re.Match[str], default_currency: str) -> tuple[PaymentRead, Span, Span | None]:
+def _read(provider: Provider, match: re.Match[str], default_currency: str) -> PaymentRead:
     groups = match.groupdict()
     doubts: list[str] = []
     currency = _currency(groups.get("currency") or groups.get("currency_after"), default_currency)
@@ -296,22 +330,27 @@ def _read(provider: Provider, match: re.Match[str], default_currency: str) -> tu
     code = (groups.get("code") or "").upper() or None
     if code is None:
         doubts.append("no transaction code in the confirmation")
-    account, account_span = _clip(groups.get("account")), match.span("account") if groups.get("account") else None
-    if account is None:
-        note = _NOTE.search(match.group())
-        if note and _clip(note["account"]):
-            account = _clip(note["account"])
-            account_span = (match.start() + note.start("account"), match.start() + note.end("account"))
-    read = PaymentRead(
+    account = _account(match)
+    return PaymentRead(
         provider=provider.name, kind=provider.kind, transaction_code=code, amount=amount, currency=currency,
-        counterparty=_clip(groups.get("counterparty")), time=_time(match.group(), doubts), account=account,
-        doubts=doubts,
+        counterparty=_clip(groups.get("counterparty")), time=_time(match.group(), doubts),
+        account=account[0] if account else None, doubts=doubts,
     )
-    return read, match.span(), account_span
 
 
-def _claims(text: str, default_currency: str) -> list[tuple[PaymentRead, Span, None]]:
-    claims = []
+def _account(match: re.Match[str]) -> tuple[str, Span] | None:
+    """What the payer typed for the payee, and where: the format's `account` group, else a
+    "Reference:"/"Reason:"/"Message from sender:" note inside the confirmation."""
+    if match.groupdict().get("account") and _clip(match["account"]):
+        return _clip(match["account"]), match.span("account")
+    note = _NOTE.search(match.group())
+    if note and _clip(note["account"]):
+        return _clip(note["account"]), (match.start() + note.start("account"), match.start() + note.end("account"))
+    return None
+
+
+def _claims(text: str, default_currency: str) -> Iterator[tuple[PaymentRead, Span]]:
+    """The customer's own "I sent 3,000"s, in order, each read only when asked for."""
     for match in _CLAIM.finditer(text):
         if any(word in _NOT_YET for word in _words(text[max(0, match.start() - 40):match.start()])[-3:]):
             continue
@@ -322,8 +361,7 @@ def _claims(text: str, default_currency: str) -> list[tuple[PaymentRead, Span, N
         doubts: list[str] = []
         currency = _currency(currency_word, default_currency)
         amount = _amount(match["amount"], currency, doubts)
-        claims.append((PaymentRead(None, "claim", None, amount, currency, doubts=doubts), match.span(), None))
-    return claims
+        yield PaymentRead(None, "claim", None, amount, currency, doubts=doubts), match.span()
 
 
 def _mentioned_codes(text: str, skip: list[Span]) -> list[str]:
@@ -333,45 +371,51 @@ def _mentioned_codes(text: str, skip: list[Span]) -> list[str]:
     for pattern in _CODE_MENTIONS:
         for match in pattern.finditer(text):
             span = match.span("code") if pattern.groupindex else match.span()
-            if not any(_overlap(span, s) for s in skip):
+            if not _overlaps_any(span, skip):
                 found.append((span[0], text[span[0]:span[1]].upper()))
     return list(dict.fromkeys(code for _, code in sorted(found)))
 
 
-def _merge(reads: list[PaymentRead]) -> list[PaymentRead]:
-    """One read per payment: a code quoted twice is one payment; with two amounts, a doubtful one."""
-    merged: list[PaymentRead] = []
+def _merge(reads: Iterable[PaymentRead]) -> tuple[list[PaymentRead], bool]:
+    """One read per payment, at most `MAX_READS_PER_MESSAGE` of them, and whether more were left
+    unread (`reads` is consumed no further). A code quoted twice is one payment; quoted with two
+    amounts, one doubtful read."""
+    merged: dict[tuple, PaymentRead] = {}
+    quoted: dict[tuple, dict[tuple, None]] = {}   # payment -> its (amount, currency)s, in order
     for read in reads:
-        twin = next((m for m in merged if _same_payment(m, read)), None)
-        if twin is None:
-            merged.append(read)
-        elif (twin.amount, twin.currency) != (read.amount, read.currency):
-            amounts = _words_list([a for a in (twin.amount, read.amount) if a is not None])
-            twin.doubts.append(f"code {twin.transaction_code} is quoted with different amounts: {amounts}")
-    return merged
+        key = _payment(read)
+        if key not in merged:
+            if len(merged) == MAX_READS_PER_MESSAGE:
+                return _doubt_amounts(merged, quoted), True
+            merged[key], quoted[key] = read, {}
+        quoted[key][(read.amount, read.currency)] = None
+    return _doubt_amounts(merged, quoted), False
 
 
-def _same_payment(a: PaymentRead, b: PaymentRead) -> bool:
-    if a.transaction_code or b.transaction_code:
-        return a.transaction_code == b.transaction_code
-    fields = ("provider", "kind", "amount", "currency", "counterparty")
-    return all(getattr(a, name) == getattr(b, name) for name in fields)
+def _payment(read: PaymentRead) -> tuple:
+    """What makes two reads one payment: the code when there is one, else everything read."""
+    if read.transaction_code:
+        return ("code", read.transaction_code)
+    return (read.provider, read.kind, read.amount, read.currency, read.counterparty)
+
+
+def _doubt_amounts(merged: dict[tuple, PaymentRead], quoted: dict[tuple, dict]) -> list[PaymentRead]:
+    for key, read in merged.items():
+        if len(quoted[key]) > 1:
+            amounts = [format_money(amount) for amount, _ in quoted[key] if amount is not None]
+            read.doubts.append(f"code {read.transaction_code} is quoted with different amounts: {listed(amounts)}")
+    return list(merged.values())
 
 
 def _amount(raw: str | None, currency: str, doubts: list[str]) -> Decimal | None:
     if raw is None:
         doubts.append("no amount")
         return None
-    number = raw.rstrip(".,")
-    if not _AMOUNT_SHAPE.fullmatch(number):
+    amount = parse_amount(raw)
+    if amount is None:
         doubts.append(f"the amount {raw!r} is not a number that can be read")
         return None
-    try:
-        amount = Decimal(number.replace(",", "")).quantize(CENT)
-    except InvalidOperation:
-        doubts.append(f"the amount {raw!r} is too long to be an amount")
-        return None
-    cap = AMOUNT_CAPS.get(currency, DEFAULT_AMOUNT_CAP)
+    cap = amount_cap(currency)
     if amount == 0:
         doubts.append("the amount is zero")
     elif amount > cap:
@@ -420,9 +464,7 @@ def _words(text: str) -> list[str]:
     return _WORD_SPLIT.sub(" ", text.casefold().replace("'", "").replace("\u2019", "")).split()
 
 
-def _words_list(amounts: list[Decimal]) -> str:
-    return ", ".join(format_money(a) for a in amounts)
-
-
-def _overlap(a: Span, b: Span) -> bool:
-    return a[0] < b[1] and b[0] < a[1]
+def _overlaps_any(span: Span, spans: list[Span]) -> bool:
+    """Whether `span` overlaps one of `spans` (in order, not overlapping each other): a binary search."""
+    after = bisect_left(spans, (span[1],))   # the first that starts at or after the end of `span`
+    return after > 0 and spans[after - 1][1] > span[0]

@@ -107,8 +107,10 @@ def is_prefilled_order_message(text: str, prefixes: Iterable[str] | None = None)
 def _reports(clause: list[str], question: bool, phrases: frozenset[str]) -> bool:
     if question and clause and clause[0] in _QUESTION_OPENERS:
         return False
-    longest = _longest(phrases)
+    longest, firsts = _longest(phrases), _first_words(phrases)
     for start in range(len(clause)):
+        if clause[start] not in firsts:
+            continue   # most words start no phrase: the clause is read in one pass
         for length in range(1, min(longest, len(clause) - start) + 1):
             if " ".join(clause[start:start + length]) not in phrases:
                 continue
@@ -141,6 +143,11 @@ def _words(text: str) -> list[str]:
 @lru_cache(maxsize=32)
 def _phrases(phrases: tuple[str, ...]) -> frozenset[str]:
     return frozenset(" ".join(_words(phrase)) for phrase in phrases) - {""}
+
+
+@lru_cache(maxsize=32)
+def _first_words(phrases: frozenset[str]) -> frozenset[str]:
+    return frozenset(phrase.split(" ", 1)[0] for phrase in phrases)
 
 
 @lru_cache(maxsize=32)

@@ -1,7 +1,8 @@
 """The outbox: every outbound WhatsApp message is a row written in the transaction that causes it.
 
 `enqueue` is idempotent by key (one event, one message), skips unprompted messages to customers
-who sent STOP, and renders the body through the texts the composition root gave the unit of work.
+who sent STOP, renders the body through the texts the composition root gave the unit of work, and
+cuts it to what Twilio takes: every message goes through here, so no body is ever longer.
 The sender in webhooks/ delivers rows after commit; this module holds the SQL that claiming needs.
 """
 from __future__ import annotations
@@ -17,6 +18,9 @@ from core.models import Customer, DeliveryEvent, OutboundMessage
 RANK = {"queued": 0, "accepted": 0, "scheduled": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4,
         "failed": 5, "undelivered": 5, "canceled": 5}
 FINAL = frozenset({"read", "failed", "undelivered", "canceled"})
+# Twilio refuses a longer Body (error 21617), so the message would never arrive: a longer one goes
+# out cut, ending with "…". Texts are written to fit; this catches what outside text made long.
+MAX_BODY_CHARS = 1_600
 
 
 async def enqueue(uow, *, to: str, kind: str, key: str, variables: dict | None = None,
@@ -29,7 +33,7 @@ async def enqueue(uow, *, to: str, kind: str, key: str, variables: dict | None =
         customer = await session.get(Customer, to)
         if customer is not None and customer.opted_out:
             return False
-    text = body if body is not None else uow.render(kind, variables)
+    text = cut(body if body is not None else uow.render(kind, variables))
     result = await uow.execute(
         insert_unless_taken(uow.conn, OutboundMessage.__table__, ("key",)),
         {"key": key[:200], "kind": kind, "to_phone": to, "body": text, "variables": variables, "order_id": order_id,
@@ -39,6 +43,11 @@ async def enqueue(uow, *, to: str, kind: str, key: str, variables: dict | None =
         return False
     uow.queued += 1  # the commit wakes the sender only when something was queued
     return True
+
+
+def cut(body: str, limit: int = MAX_BODY_CHARS) -> str:
+    """`body` as it can be sent: at most `limit` characters, the last one "…" when it was longer."""
+    return body if len(body) <= limit else body[:limit - 1] + "…"
 
 
 MESSAGES = OutboundMessage.__table__

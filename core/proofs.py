@@ -10,6 +10,13 @@ from core.errors import NotAllowed
 from core.models import Order, PaymentProof
 from core.status import PaymentStatus, Status
 
+# At most this many payment proofs are kept for one order. A customer sends one or two per payment
+# (a receipt, the forwarded text) and pays an order in a few parts; past this the proofs are a flood
+# (one message once wrote 1,109). The conversation records no more on a full order: the customer is
+# told the shop already has their reports, the admins are told once for the order. The admins' own
+# `paid` is not limited: it is one proof per command, from someone the shop trusts.
+MAX_PROOFS_PER_ORDER = 20
+
 
 async def record_proof(uow, order: Order, *, kind: str, actor: str, raw_text: str = "",
                        media_url: str | None = None, content_type: str | None = None,
@@ -40,6 +47,10 @@ async def record_proof(uow, order: Order, *, kind: str, actor: str, raw_text: st
     await uow.session.flush()
     return proof
 
+
+async def count_proofs(uow, order_id: str) -> int:
+    return await uow.session.scalar(select(func.count()).select_from(PaymentProof)
+                                    .where(PaymentProof.order_id == order_id))
 
 
 async def hold_codes(uow, codes) -> None:

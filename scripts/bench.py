@@ -31,11 +31,15 @@ Only 127.0.0.1 is ever contacted. Phases (--phases, comma-separated; default all
            each scheduled job (reminders, expiry, digest) in this process against the N database,
            cold then warm, and prints its longest transaction, BEGIN to COMMIT (on SQLite the
            target is 5 ms of write lock at a time; printed, not asserted).
+  reader   in this process, no server (scripts/bench_reader.py): CPU ms per message of the payment-text
+           reader, and of every reader a customer's turn runs, on the worst 20,000-character messages
+           of tests/hostile_texts.py (the webhook's cap); on the event loop, that long one message
+           holds up every other request. --reader-repeat runs each, median and worst printed.
 At the end: the peak RSS (VmHWM) of every server process. Every server runs with the scheduled
 jobs switched off (they are measured in-process instead) and no abuse limits.
 
 Flags: --orders, --concurrency, --postgres, --timeout (global limit), --phases, --ceiling-seconds,
---burst-seconds, --rate, --paced-seconds, --scale [N], --scale-requests, --probe-seconds.
+--burst-seconds, --rate, --paced-seconds, --scale [N], --scale-requests, --probe-seconds, --reader-repeat.
   make bench BENCH_ARGS='--postgres --scale 100000'
   make bench BENCH_ARGS='--phases burst,paced --burst-seconds 3 --paced-seconds 5'   # while developing
 """
@@ -68,7 +72,7 @@ HOST = "127.0.0.1"  # the only host this script ever talks to
 PG = {"host": HOST, "port": 5432, "user": "postgres", "database": "postgres"}  # maintenance connection
 MAX_ORDERS = 100_000  # keeps the stock we need under the API's 1,000,000 limit
 SMALL = 1_000  # the scale phase's first size
-PHASES = ("orders", "ceiling", "two", "burst", "paced", "scale")
+PHASES = ("orders", "ceiling", "two", "burst", "paced", "scale", "reader")
 ADMIN_PHONE = "+254700000001"  # the digest's one admin in the job timings
 
 
@@ -359,6 +363,14 @@ def run_scale(bench: Bench, out: dict) -> None:
     out["scale"] = {"sizes": sizes, "timings": timings, "loads": loads, "jobs": jobs, "probes": found}
 
 
+def run_reader(bench: Bench, out: dict) -> None:
+    import bench_reader
+
+    print(f"reader: the payment-text reader on {len(bench_reader.HOSTILE)} messages of 20,000 characters, "
+          f"{bench.args.reader_repeat} runs each...", flush=True)
+    out["reader"] = bench_reader.run(bench.args.reader_repeat)
+
+
 # --- main ---------------------------------------------------------------------------------------
 
 def parse_args() -> argparse.Namespace:
@@ -378,6 +390,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--scale-requests", type=int, default=200, help="timed requests per scale read (default 200)")
     parser.add_argument("--probe-seconds", type=float, default=20,
                         help="at most this long per scale read and size (default 20)")
+    parser.add_argument("--reader-repeat", type=int, default=5, help="runs per message in the reader phase (default 5)")
     args = parser.parse_args()
     phases = {p.strip() for p in args.phases.split(",") if p.strip()}
     if phases - set(PHASES):
@@ -400,7 +413,8 @@ def parse_args() -> argparse.Namespace:
               (0.5 <= args.paced_seconds <= 120, "--paced-seconds 0.5..120"),
               (args.scale is None or 100 <= args.scale <= 1_000_000, "--scale 100..1000000"),
               (1 <= args.scale_requests <= 10_000, "--scale-requests 1..10000"),
-              (1 <= args.probe_seconds <= 300, "--probe-seconds 1..300")]
+              (1 <= args.probe_seconds <= 300, "--probe-seconds 1..300"),
+              (1 <= args.reader_repeat <= 1000, "--reader-repeat 1..1000")]
     for fine, rule in checks:
         if not fine:
             parser.error(rule)
@@ -425,6 +439,8 @@ def main() -> int:
             run_webhooks(bench, phases, out)
         if "scale" in phases:
             run_scale(bench, out)
+        if "reader" in phases:
+            run_reader(bench, out)
         for name in list(bench.servers):
             bench.stop(name)
         bench_report.print_all(args, {"commit": git_commit(), "db": bench.db, "phases": sorted(phases)},

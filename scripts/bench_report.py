@@ -133,11 +133,23 @@ def print_all(args, meta: dict, out: dict, rss_mb: dict, log_problems: list[str]
                        f"{hooks['refused_sends']} sends the fake Twilio refused")
     if "scale" in out:
         add_scale(t, out["scale"], meta["db"])
+    if "reader" in out:
+        add_reader(t, out["reader"])
     for name, mb in rss_mb.items():
         t.add(f"peak RSS (VmHWM): {name}", other="gone before it was read" if mb is None else f"{mb:.0f} MB")
     t.notes += [f"server log: {line}" for line in log_problems]
     t.print(f"summary  commit {meta['commit']}  database {meta['db']}  python {platform.python_version()}  "
             f"concurrency {args.concurrency}  phases {','.join(meta['phases'])}")
+
+
+def add_reader(t: Table, rows: list[dict]) -> None:
+    for row in rows:
+        t.add(f"reader: {row['name']}", row["chars"], "", None, row["payment_ms"][0], None, row["payment_ms"][1],
+              f"{row['reads']} reads; every reader of a turn {row['every_ms'][0]:.1f} ms")
+    worst = max(rows, key=lambda row: row["payment_ms"][0])
+    t.notes.append(f"reader: CPU ms per 20,000-character message, in-process (n = characters, p50 = median, max = "
+                   f"worst run); the worst for the payment reader is \"{worst['name']}\" at "
+                   f"{worst['payment_ms'][0]:.1f} ms")
 
 
 def add_scale(t: Table, scale: dict, db: str) -> None:

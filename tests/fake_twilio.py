@@ -45,6 +45,7 @@ ERRORS: dict[int, tuple[int, str]] = {
     21211: (400, "The 'To' number {to} is not a valid phone number."),
     21603: (400, "A 'From' phone number is required."),
     21604: (400, "A 'To' phone number is required."),
+    21617: (400, "The concatenated message body exceeds the 1600 character limit."),
     21619: (400, "A text message body or media urls must be specified."),
     21656: (400, "The ContentVariables Parameter is invalid."),
     21910: (400, "Invalid From and To pair. From and To should be of the same channel"),
@@ -58,6 +59,7 @@ CODE_FOR_STATUS = {401: 20003, 404: 20404, 429: 20429, 500: 20500, 503: 20503}
 MESSAGE_FIELDS = ("To", "From", "Body", "StatusCallback", "ContentSid", "ContentVariables",
                   "MessagingServiceSid")
 MAX_HANG = 5.0
+MAX_BODY_CHARS = 1600  # Twilio refuses a longer Body (21617)
 
 
 def new_sid(prefix: str) -> str:
@@ -439,6 +441,8 @@ def _refusal(form: dict) -> int | None:
         return 21603
     if not (form["Body"] or form["ContentSid"] or form["MediaUrl"]):
         return 21619
+    if len(form["Body"] or "") > MAX_BODY_CHARS:
+        return 21617
     if form["ContentVariables"] is not None:
         try:
             if not isinstance(json.loads(form["ContentVariables"]), dict):

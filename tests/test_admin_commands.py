@@ -180,6 +180,16 @@ async def test_paid_records_a_verified_proof(wa, admin, shop):
     assert proof["transactionCode"] == "QJK3ABCD12" and proof["amount"] == "3000.00"
 
 
+@pytest.mark.parametrize("amount", ["NaN", "nan", "sNaN", "inf", "Infinity", "-Infinity", "1e400", "-3000", "1e3",
+                                    "3,000.005"])
+async def test_paid_with_an_amount_that_is_not_money_says_so_and_records_nothing(wa, admin, shop, amount):
+    answer = await command(wa, f"paid {shop['ref']} QJK3ABCD12 {amount}")
+
+    assert f"“{amount}” is not an amount" in answer and f"paid {shop['ref']} QJK3ABCD12 3000" in answer
+    order = await order_of(wa, admin, shop["ref"])
+    assert order["paymentProofs"] == [] and order["paymentStatus"] == "unpaid"
+
+
 async def test_a_customer_typing_admin_commands_changes_nothing(wa, admin, shop):
     await wa.say(f"confirm {shop['ref']}")
 

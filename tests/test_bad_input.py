@@ -184,6 +184,16 @@ async def test_a_non_finite_total_is_400(client, admin, shop, literal):
     assert await order_count(client, admin) == 1
 
 
+@pytest.mark.parametrize("price", ["NaN", "sNaN", "Infinity", "-Infinity", "inf", "1e400", "-1"])
+async def test_a_price_that_is_not_money_is_400_naming_it(client, admin, price):
+    response = await client.post("/api/products/", headers=admin,
+                                 json={"name": "Belt", "barcode": "BELT-1", "price": price})
+
+    problem = await problem_of(response, 400)
+    assert "price" in field_messages(problem)
+    assert await (await client.get("/api/products/")).json() == []
+
+
 async def test_a_body_over_one_mib_is_413_problem_json(client, admin, shop):
     body = order_body((shop["shirt"], 1), notes="x" * (1024 * 1024 + 1))
 

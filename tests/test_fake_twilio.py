@@ -141,8 +141,11 @@ async def test_the_fake_refuses_what_twilio_refuses(twilio, rest):
         await rest.messages.create_async(to=CUSTOMER, from_=SHOP_WHATSAPP)
     with pytest.raises(TwilioRestException) as mixed_channels:
         await send(rest, to="+254712345678")
+    with pytest.raises(TwilioRestException) as too_long:
+        await rest.messages.create_async(to=CUSTOMER, from_=SHOP_WHATSAPP, body="x" * 1601)
+    await rest.messages.create_async(to=CUSTOMER, from_=SHOP_WHATSAPP, body="x" * 1600)
 
-    assert (no_content.value.code, mixed_channels.value.code) == (21619, 21910)
+    assert (no_content.value.code, mixed_channels.value.code, too_long.value.code) == (21619, 21910, 21617)
 
 
 async def test_status_callback_is_signed_for_the_public_url(twilio, rest, webhook_receiver):
