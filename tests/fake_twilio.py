@@ -180,6 +180,7 @@ class FakeTwilio:
         self.media_requests: list[dict[str, Any]] = []
         self.lookups: list[dict[str, Any]] = []
         self.withheld = asyncio.Event()  # set when a send was accepted and its answer withheld
+        self._release = asyncio.Event()
         self._lookup_failures = 0
         self._script: list[Answer] = []
         self._media: dict[str, dict[str, Any]] = {}
@@ -257,10 +258,15 @@ class FakeTwilio:
 
     def withhold_next(self, n: int = 1, seconds: float = MAX_WITHHOLD, *, to: str | None = None) -> None:
         """The next n sends are created (listed, as Twilio keeps them) but never answered: the
-        connection is held until the client goes away, close(), or `seconds` (at most MAX_WITHHOLD),
-        then dropped. `withheld` is set once such a send was accepted."""
+        connection is held until the client goes away, close(), release_withheld() or `seconds` (at
+        most MAX_WITHHOLD), then dropped. `withheld` is set once such a send was accepted."""
         self.script(*[Answer(201, 0, hang=min(seconds, MAX_WITHHOLD), when=_to(to), withhold=True)
                       for _ in range(n)])
+
+    def release_withheld(self) -> None:
+        """End the holds under way now: their connections are dropped, unanswered."""
+        self._release.set()
+        self._release = asyncio.Event()
 
     def fail_lookups_next(self, n: int = 1) -> None:
         """The next n GETs of the message list answer 503 (Twilio down for reads too)."""
@@ -327,12 +333,12 @@ class FakeTwilio:
         form["sid"], form["created"] = new_sid("SM"), datetime.now(timezone.utc)
 
     async def _hold(self, request: web.Request, seconds: float) -> None:
-        """Until the client drops the connection, close(), or `seconds`."""
-        deadline = time.monotonic() + seconds
+        """Until the client drops the connection, close(), release_withheld(), or `seconds`."""
+        deadline, release = time.monotonic() + seconds, self._release
         while request.transport is not None and not request.transport.is_closing() and \
-                not self._closing.is_set() and time.monotonic() < deadline:
+                not self._closing.is_set() and not release.is_set() and time.monotonic() < deadline:
             try:
-                await asyncio.wait_for(self._closing.wait(), 0.02)
+                await asyncio.wait_for(release.wait(), 0.02)
             except TimeoutError:
                 pass
 

@@ -184,7 +184,7 @@ class Sender:
             log.exception("could not release the claims of an earlier process")
             return
         if released:
-            log.info("%d message(s) claimed by a process that stopped are queued again", released)
+            log.info("%d message(s) claimed by a process that stopped are queued again, in doubt", released)
 
     async def send_due(self) -> int:
         """One pass: claim, look up those in doubt, send (no transaction open), record. Returns how
