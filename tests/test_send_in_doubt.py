@@ -10,7 +10,8 @@ from core import outbox
 from core.models import OutboundMessage
 from tests.conftest import open_windows
 from webhooks.delivery import Policy
-from webhooks.sender import Listed, Sender, TwilioTransport, match
+from webhooks.in_doubt import Listed, lookup_days, match
+from webhooks.sender import Sender, TwilioTransport
 
 PHONE = "+254712345678"
 AT = datetime(2026, 11, 29, 12, 0, 0, 400_000, tzinfo=timezone.utc)
@@ -161,3 +162,12 @@ def test_a_template_matches_the_body_twilio_filled_in_with_its_variables():
     other = Listed("SM2", "sent", "Hi Amina, your order LEG-1 is now confirmed.", AT)
 
     assert match([message], [other, filled], set()) == {1: filled}
+
+
+@pytest.mark.parametrize(("since", "now", "days"), [
+    ("2026-11-29T12:00", "2026-11-29T12:00:20", ["2026-11-29"]),
+    ("2026-11-29T23:59:58", "2026-11-30T00:00:09", ["2026-11-29", "2026-11-30"]),  # Twilio may date it either
+    ("2026-11-20T10:00", "2026-11-29T10:00", ["2026-11-20", "2026-11-21", "2026-11-22"]),  # bounded
+])
+def test_a_lookup_lists_the_days_from_the_attempt_to_today(since, now, days):
+    assert [d.isoformat() for d in lookup_days(datetime.fromisoformat(since), datetime.fromisoformat(now))] == days

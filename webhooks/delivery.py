@@ -9,8 +9,6 @@ SEND_TIMEOUT_S = 15
 # A claim lasts this long unless renewed (every third of it, while its pass runs): a process that
 # dies mid-pass lets its messages go to the others within one lease (CONTRACT §5: 30 s).
 LEASE = timedelta(seconds=15)
-# How far back a lookup of sends in doubt reads Twilio's list: days of the attempt, at most this many.
-LOOKUP_DAYS = 3
 
 
 @dataclass(frozen=True)

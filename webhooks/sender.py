@@ -4,15 +4,14 @@ records the answers."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from collections.abc import Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from core import outbox, window
 from webhooks import delivery
+from webhooks.in_doubt import Listed, lookup_days, match
 
 log = logging.getLogger("orderdesk.sender")
 
@@ -21,40 +20,6 @@ log = logging.getLogger("orderdesk.sender")
 class Sent:
     sid: str
     status: str
-
-
-@dataclass
-class Listed:
-    """A message Twilio holds for a recipient, as its list shows it."""
-
-    sid: str
-    status: str
-    body: str
-    created: datetime
-
-
-def shows(message: outbox.Claimed, body: str) -> bool:
-    """Whether Twilio's body is this message: the text itself, or for a template (whose text Twilio
-    fills in) every one of its variables."""
-    if message.content_sid:
-        values = [str(v) for v in json.loads(message.content_variables or "{}").values() if str(v)]
-        return bool(values) and all(v in body for v in values)
-    return body.strip() == message.body.strip()
-
-
-def match(messages: Iterable[outbox.Claimed], listed: Iterable[Listed], known: set[str]) -> dict[int, Listed]:
-    """Message id -> the Twilio message that is it: same text, created at or after the second its
-    attempt began, not recorded on another message. Oldest first on both sides, each taken once, so
-    two messages of the same text to one recipient find one Twilio message each."""
-    free = sorted((m for m in listed if m.sid not in known), key=lambda m: m.created)
-    found: dict[int, Listed] = {}
-    for message in sorted(messages, key=lambda m: m.id):
-        since = message.in_doubt_since.replace(microsecond=0)
-        twin = next((m for m in free if m.created >= since and shows(message, m.body)), None)
-        if twin is not None:
-            found[message.id] = twin
-            free.remove(twin)
-    return found
 
 
 class ConsoleTransport:
@@ -225,7 +190,7 @@ class Sender:
             return messages
         recipients = _by_recipient(doubtful)
         lists = await asyncio.gather(*(self._listed(phone, group) for phone, group in recipients.items()))
-        unsure = [(m, result) for (phone, group), result in zip(recipients.items(), lists)
+        unsure = [(m, result) for group, result in zip(recipients.values(), lists)
                   if isinstance(result, delivery.SendFailure) for m in group]
         looked_up = [(group, result) for group, result in zip(recipients.values(), lists)
                      if not isinstance(result, delivery.SendFailure)]
@@ -246,10 +211,7 @@ class Sender:
         return [m for m in messages if m.id not in settled]
 
     async def _listed(self, phone: str, messages: list[outbox.Claimed]) -> list[Listed] | delivery.SendFailure:
-        since = min(m.in_doubt_since for m in messages)
-        today = self.uow.now().date()
-        days = [since.date() + timedelta(days=n)
-                for n in range(max(1, min((today - since.date()).days + 1, delivery.LOOKUP_DAYS)))]
+        days = lookup_days(min(m.in_doubt_since for m in messages), self.uow.now())
         try:
             return await self.transport.sent_to(phone, days)
         except delivery.SendFailure as failure:
