@@ -179,7 +179,6 @@ class FakeTwilio:
         self.callbacks: list[dict[str, Any]] = []
         self.media_requests: list[dict[str, Any]] = []
         self.lookups: list[dict[str, Any]] = []
-        self.withheld = asyncio.Event()  # set when a send was accepted and its answer withheld
         self._release = asyncio.Event()
         self._lookup_failures = 0
         self._script: list[Answer] = []
@@ -259,7 +258,7 @@ class FakeTwilio:
     def withhold_next(self, n: int = 1, seconds: float = MAX_WITHHOLD, *, to: str | None = None) -> None:
         """The next n sends are created (listed, as Twilio keeps them) but never answered: the
         connection is held until the client goes away, close(), release_withheld() or `seconds` (at
-        most MAX_WITHHOLD), then dropped. `withheld` is set once such a send was accepted."""
+        most MAX_WITHHOLD), then dropped."""
         self.script(*[Answer(201, 0, hang=min(seconds, MAX_WITHHOLD), when=_to(to), withhold=True)
                       for _ in range(n)])
 
@@ -310,7 +309,6 @@ class FakeTwilio:
         answer = self._take_answer(form)
         if answer is not None and answer.withhold:
             self._create(form)
-            self.withheld.set()
             await self._hold(request, answer.hang)
             if request.transport is not None:
                 request.transport.close()

@@ -232,7 +232,7 @@ async def test_a_withheld_send_is_created_and_listed_but_never_answered(twilio, 
     [listed] = await rest.messages.list_async(to=CUSTOMER)
 
     assert not isinstance(no_answer.value, TwilioRestException)
-    assert twilio.withheld.is_set() and twilio.requests[0]["status"] is None
+    assert twilio.requests[0]["status"] is None  # created, never answered
     assert listed.sid == twilio.messages[0]["sid"] and listed.body == "Your order is confirmed"
 
 
@@ -252,3 +252,16 @@ async def test_a_scripted_lookup_failure_is_a_503(twilio, rest):
         await rest.messages.list_async(to=CUSTOMER)
 
     assert [lookup["status"] for lookup in twilio.lookups] == [503]
+
+
+async def test_release_withheld_drops_the_held_connections_now(twilio, rest):
+    twilio.withhold_next()  # held up to a minute
+    sending = asyncio.create_task(send(rest))
+    await twilio.wait_for(lambda: twilio.messages)
+
+    twilio.release_withheld()
+
+    with pytest.raises(Exception) as no_answer:
+        async with asyncio.timeout(2.0):
+            await sending
+    assert not isinstance(no_answer.value, (TwilioRestException, TimeoutError))
