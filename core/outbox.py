@@ -66,6 +66,7 @@ CLAIM = (update(MESSAGES).where(one_of(MESSAGES.c.id, "ids"))
 RENEW = (update(MESSAGES).where(one_of(MESSAGES.c.id, "ids"), MESSAGES.c.status == "sending",
                                 MESSAGES.c.twilio_sid.is_(None))
          .values(claimed_until=bindparam("until")))
+KNOWN_SIDS = select(MESSAGES.c.twilio_sid).where(one_of(MESSAGES.c.twilio_sid, "sids"))
 # By id, the other values as parameters: the SET clause comes from the parameters' keys.
 UPDATE_MESSAGE = update(MESSAGES).where(MESSAGES.c.id == bindparam("b_id"))
 EARLY_EVENTS = (select(DeliveryEvent.__table__.c.message_sid, DeliveryEvent.__table__.c.status,
@@ -128,8 +129,7 @@ async def known_sids(uow, sids: list[str]) -> set[str]:
     """Which of these Twilio SIDs are already recorded on a message (another event's)."""
     if not sids:
         return set()
-    return set((await uow.execute(select(MESSAGES.c.twilio_sid).where(one_of(MESSAGES.c.twilio_sid, "sids")),
-                                  {"sids": sids})).scalars())
+    return set((await uow.execute(KNOWN_SIDS, {"sids": sids})).scalars())
 
 
 async def save_claimed(uow, messages: list[Claimed], *fields: str) -> None:
