@@ -4,13 +4,18 @@
 who sent STOP, renders the body through the texts the composition root gave the unit of work, and
 cuts it to what Twilio takes: every message goes through here, so no body is ever longer.
 The sender in webhooks/ delivers rows after commit; this module holds the SQL that claiming needs.
+
+A message's send is *in doubt* when it may have reached Twilio without its answer being recorded:
+its claim ran out (the process died mid-send) or the send got no answer. `attempt_started_at`
+holds when that send began (set at claim, cleared by a definite answer); the sender looks such a
+message up at Twilio before sending it again (`Claimed.in_doubt_since`), so it never goes twice.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from core.db import insert_unless_taken, lock_names, one_of
 from core.models import Customer, DeliveryEvent, OutboundMessage
 
@@ -58,13 +63,19 @@ DUE = or_(
 ANY_DUE = select(MESSAGES.c.id).where(DUE).limit(1)
 CLAIMED_COLUMNS = (MESSAGES.c.id, MESSAGES.c.key, MESSAGES.c.kind, MESSAGES.c.to_phone, MESSAGES.c.body,
                    MESSAGES.c.variables, MESSAGES.c.content_sid, MESSAGES.c.content_variables, MESSAGES.c.order_id,
-                   MESSAGES.c.attempts)
+                   MESSAGES.c.attempts, MESSAGES.c.attempt_started_at.label("in_doubt_since"))
 # Oldest first; on PostgreSQL the rows another process is claiming are skipped, not waited for.
 DUE_ROWS = (select(*CLAIMED_COLUMNS).where(DUE).order_by(MESSAGES.c.id).limit(bindparam("limit"))
             .with_for_update(skip_locked=True))
+# A send in doubt keeps the time its attempt began: the lookup at Twilio searches from then.
 CLAIM = (update(MESSAGES).where(one_of(MESSAGES.c.id, "ids"))
          .values(status="sending", claimed_until=bindparam("until"), attempts=MESSAGES.c.attempts + 1,
+                 attempt_started_at=func.coalesce(MESSAGES.c.attempt_started_at, bindparam("now")),
                  updated_at=bindparam("now")))
+RENEW = (update(MESSAGES).where(one_of(MESSAGES.c.id, "ids"), MESSAGES.c.status == "sending",
+                                MESSAGES.c.twilio_sid.is_(None))
+         .values(claimed_until=bindparam("until")))
+KNOWN_SIDS = select(MESSAGES.c.twilio_sid).where(one_of(MESSAGES.c.twilio_sid, "sids"))
 # By id, the other values as parameters: the SET clause comes from the parameters' keys.
 UPDATE_MESSAGE = update(MESSAGES).where(MESSAGES.c.id == bindparam("b_id"))
 EARLY_EVENTS = (select(DeliveryEvent.__table__.c.message_sid, DeliveryEvent.__table__.c.status,
@@ -86,6 +97,7 @@ class Claimed:
     content_variables: str | None
     order_id: str | None
     attempts: int
+    in_doubt_since: datetime | None = None  # an earlier send, begun then, may be at Twilio: look it up
     status: str = "sending"
     error_code: str | None = None
     error_message: str | None = None
@@ -99,13 +111,34 @@ async def any_due(uow) -> bool:
 
 async def claim_due(uow, *, limit: int, lease: timedelta) -> list[Claimed]:
     """Take up to `limit` due messages for this process; others skip them (SKIP LOCKED on PostgreSQL,
-    the write lock on SQLite). A claim whose process died before the send was recorded expires."""
+    the write lock on SQLite). A claim whose process died before the send was recorded expires after
+    `lease` (renew_claims extends it); its message then comes back in doubt."""
     now = uow.now()
     rows = (await uow.execute(DUE_ROWS, {"now": now, "limit": limit})).all()
     if not rows:
         return []
     await uow.execute(CLAIM, {"ids": [row.id for row in rows], "until": now + lease, "now": now})
-    return [Claimed(*row[:-1], attempts=row.attempts + 1) for row in rows]
+    return [Claimed(**{**row._asdict(), "attempts": row.attempts + 1}) for row in rows]
+
+
+async def renew_claims(uow, ids: list[int], lease: timedelta) -> None:
+    """Extend this process's claims on the messages of `ids` still unsent: a pass that takes long
+    keeps them, while a process that died lets them go after one short lease."""
+    if ids:
+        await uow.execute(RENEW, {"ids": ids, "until": uow.now() + lease})
+
+
+async def record_attempts(uow, ids: list[int]) -> None:
+    """Messages looked up and not found at Twilio are sent now: their attempt begins now."""
+    if ids:
+        await uow.execute(UPDATE_MESSAGE, [{"b_id": i, "attempt_started_at": uow.now()} for i in ids])
+
+
+async def known_sids(uow, sids: list[str]) -> set[str]:
+    """Which of these Twilio SIDs are already recorded on a message (another event's)."""
+    if not sids:
+        return set()
+    return set((await uow.execute(KNOWN_SIDS, {"sids": sids})).scalars())
 
 
 async def save_claimed(uow, messages: list[Claimed], *fields: str) -> None:
@@ -117,7 +150,8 @@ async def save_claimed(uow, messages: list[Claimed], *fields: str) -> None:
 
 async def release_claims(uow) -> int:
     """Put back every claim whose send was never recorded: for a process that knows it is the only
-    sender (SQLite is one process per file), claims left at its start belong to a process that died."""
+    sender (SQLite is one process per file), claims left at its start belong to a process that died.
+    They keep `attempt_started_at`, so each is looked up at Twilio before it is sent again."""
     result = await uow.execute(
         update(MESSAGES).where(MESSAGES.c.status == "sending", MESSAGES.c.twilio_sid.is_(None))
         .values(status="queued", claimed_until=None, next_attempt_at=uow.now(), updated_at=uow.now()))
@@ -145,7 +179,7 @@ async def record_sent_many(uow, sent: list[tuple[int, str, str]]) -> None:
         for event in early.get(sid, ()):
             status, error_code = advanced(status, error_code, event.status, event.error_code)
         rows.append({"b_id": message_id, "twilio_sid": sid, "sent_at": now, "claimed_until": None,
-                     "status": status, "error_code": error_code, "updated_at": now})
+                     "attempt_started_at": None, "status": status, "error_code": error_code, "updated_at": now})
     await uow.execute(UPDATE_MESSAGE, rows)
 
 
@@ -158,11 +192,14 @@ def advanced(current: str, error_code: str | None, status: str, new_code: str | 
     return status, new_code or error_code
 
 
-async def record_retry(uow, message_id: int, at: datetime, error: str) -> None:
+async def record_retry(uow, message_id: int, at: datetime, error: str, *, in_doubt: bool = False) -> None:
+    """Queue the message again for `at`. in_doubt: the send got no answer, so it may be at Twilio;
+    the attempt's start is kept and the next try looks it up first."""
+    values = {} if in_doubt else {"attempt_started_at": None}
     await uow.session.execute(
         update(OutboundMessage).where(OutboundMessage.id == message_id)
         .values(status="queued", next_attempt_at=at, claimed_until=None, error_message=error[:1000],
-                updated_at=uow.now())
+                updated_at=uow.now(), **values)
     )
 
 

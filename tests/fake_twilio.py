@@ -2,7 +2,10 @@
 
 In: basic-auth form posts to `/2010-04-01/Accounts/{sid}/Messages.json`, answered with the
 Message resource JSON `twilio.rest.Client(...).messages.create_async` parses, or with Twilio's
-error JSON (`{"code", "message", "more_info", "status"}`) when a test scripts a failure.
+error JSON (`{"code", "message", "more_info", "status"}`) when a test scripts a failure; and GETs of
+the same URL, the list of created messages in Twilio's page shape (`messages.list_async` reads it),
+filtered by `To`, `From` and `DateSent`, newest first. A send can be accepted with its answer
+withheld (`withhold_next`): created, listed, and never answered, as when the sender dies mid-send.
 Out: status callbacks and inbound-message webhooks as Twilio sends them, form-encoded and signed
 with `RequestValidator`. Media sits behind basic auth like Twilio's, optionally "not there yet".
 
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import ClientSession, ClientTimeout, hdrs, web
 from twilio.request_validator import RequestValidator
@@ -60,6 +64,7 @@ MESSAGE_FIELDS = ("To", "From", "Body", "StatusCallback", "ContentSid", "Content
                   "MessagingServiceSid")
 MAX_HANG = 5.0
 MAX_BODY_CHARS = 1600  # Twilio refuses a longer Body (21617)
+MAX_WITHHOLD = 60.0  # long enough to kill a server in the meantime; ended early by close()
 
 
 def new_sid(prefix: str) -> str:
@@ -98,6 +103,7 @@ class Answer:
     message: str | None = None
     hang: float = 0.0
     when: Callable[[dict], bool] | None = None
+    withhold: bool = False  # create the message, then never answer: drop the connection after `hang`
 
     @classmethod
     def error(cls, code: int, *, status: int | None = None, message: str | None = None,
@@ -161,8 +167,10 @@ class FakeTwilio:
 
     requests: every send that reached Messages.json, answered or not, as a dict of the form
       fields (MESSAGE_FIELDS, None when absent; MediaUrl a list; any other field as sent) plus
-      `sid` (None unless created), `status` (HTTP status answered) and `at` (time.time()).
-    messages: the sends that were created (201).
+      `sid` (None unless created), `status` (HTTP status answered; None while or when withheld),
+      `at` (time.time()) and `created` (an aware datetime, when created).
+    messages: the sends that were created (201, or accepted with the answer withheld).
+    lookups: every GET of the list: its query parameters and the HTTP status answered.
     callbacks: the status callbacks sent, with the app's answer.
     media_requests: the media downloads, with the answer.
     """
@@ -172,6 +180,9 @@ class FakeTwilio:
         self.requests: list[dict[str, Any]] = []
         self.callbacks: list[dict[str, Any]] = []
         self.media_requests: list[dict[str, Any]] = []
+        self.lookups: list[dict[str, Any]] = []
+        self._release = asyncio.Event()
+        self._lookup_failures = 0
         self._script: list[Answer] = []
         self._media: dict[str, dict[str, Any]] = {}
         self._runner: web.AppRunner | None = None
@@ -184,6 +195,7 @@ class FakeTwilio:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{account_sid}/Messages.json", self._create_message)
         app.router.add_get("/2010-04-01/Accounts/{account_sid}.json", self._account)
+        app.router.add_get("/2010-04-01/Accounts/{account_sid}/Messages.json", self._list_messages)
         app.router.add_get("/2010-04-01/Accounts/{account_sid}/Messages/{message_sid}/Media/{media_sid}",
                            self._media_file)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -246,6 +258,22 @@ class FakeTwilio:
         then a 503, which a client that timed out never reads."""
         self.script(*[Answer(503, 20503, hang=min(seconds, MAX_HANG), when=_to(to)) for _ in range(n)])
 
+    def withhold_next(self, n: int = 1, seconds: float = MAX_WITHHOLD, *, to: str | None = None) -> None:
+        """The next n sends are created (listed, as Twilio keeps them) but never answered: the
+        connection is held until the client goes away, close(), release_withheld() or `seconds` (at
+        most MAX_WITHHOLD), then dropped."""
+        self.script(*[Answer(201, 0, hang=min(seconds, MAX_WITHHOLD), when=_to(to), withhold=True)
+                      for _ in range(n)])
+
+    def release_withheld(self) -> None:
+        """End the holds under way now: their connections are dropped, unanswered."""
+        self._release.set()
+        self._release = asyncio.Event()
+
+    def fail_lookups_next(self, n: int = 1) -> None:
+        """The next n GETs of the message list answer 503 (Twilio down for reads too)."""
+        self._lookup_failures += n
+
     def _take_answer(self, form: dict) -> Answer | None:
         for i, answer in enumerate(self._script):
             if answer.when is None or answer.when(form):
@@ -280,10 +308,12 @@ class FakeTwilio:
         form: dict[str, Any] = {name: None for name in MESSAGE_FIELDS}
         form.update({k: str(v) for k, v in posted.items() if k != "MediaUrl"})
         form["MediaUrl"] = [str(v) for v in posted.getall("MediaUrl", [])]
-        form.update(sid=None, status=None, at=time.time())
+        form.update(sid=None, status=None, at=time.time(), created=None)
         self.requests.append(form)
 
         response = await self._answer(request, form)
+        if response is None:  # withheld: the connection is closed, this answer reaches nobody
+            return web.Response(status=201)
         form["status"] = response.status
         return response
 
@@ -293,6 +323,12 @@ class FakeTwilio:
         if request.match_info["account_sid"] != self.account_sid:
             return twilio_error(20404, path=request.path)
         answer = self._take_answer(form)
+        if answer is not None and answer.withhold:
+            self._create(form)
+            await self._hold(request, answer.hang)
+            if request.transport is not None:
+                request.transport.close()
+            return None
         if answer is not None:
             if answer.hang:
                 try:
@@ -304,26 +340,86 @@ class FakeTwilio:
         refusal = _refusal(form)
         if refusal is not None:
             return twilio_error(refusal, to=form["To"] or "")
-        form["sid"] = new_sid("SM")
+        self._create(form)
         return web.json_response(self._message_resource(form), status=201)
 
-    def _message_resource(self, form: dict) -> dict[str, Any]:
-        now = format_datetime(datetime.now(timezone.utc))
+    def _create(self, form: dict) -> None:
+        form["sid"], form["created"] = new_sid("SM"), datetime.now(timezone.utc)
+
+    async def _hold(self, request: web.Request, seconds: float) -> None:
+        """Until the client drops the connection, close(), release_withheld(), or `seconds`."""
+        deadline, release = time.monotonic() + seconds, self._release
+        while request.transport is not None and not request.transport.is_closing() and \
+                not self._closing.is_set() and not release.is_set() and time.monotonic() < deadline:
+            try:
+                await asyncio.wait_for(release.wait(), 0.02)
+            except TimeoutError:
+                pass
+
+    def _message_resource(self, form: dict, *, listed: bool = False) -> dict[str, Any]:
+        """The Message resource: as the create answers it (queued), or as the list shows it later
+        (sent, date_sent set). A template's body is shown rendered, here as its variables in order."""
+        created = format_datetime(form["created"], usegmt=True)
         uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{form['sid']}"
         return {
-            "account_sid": self.account_sid, "api_version": API_VERSION, "body": form["Body"] or "",
-            "date_created": now, "date_sent": None, "date_updated": now, "direction": "outbound-api",
-            "error_code": None, "error_message": None, "from": form["From"],
+            "account_sid": self.account_sid, "api_version": API_VERSION, "body": _shown_body(form),
+            "date_created": created, "date_sent": created if listed else None, "date_updated": created,
+            "direction": "outbound-api", "error_code": None, "error_message": None, "from": form["From"],
             "messaging_service_sid": form["MessagingServiceSid"], "num_media": str(len(form["MediaUrl"])),
-            "num_segments": "1", "price": None, "price_unit": "USD", "sid": form["sid"], "status": "queued",
+            "num_segments": "1", "price": None, "price_unit": "USD", "sid": form["sid"],
+            "status": "sent" if listed else "queued",
             "subresource_uris": {"media": f"{uri}/Media.json", "feedback": f"{uri}/Feedback.json"},
             "to": form["To"], "uri": f"{uri}.json",
+        }
+
+    async def _list_messages(self, request: web.Request) -> web.Response:
+        """GET Messages.json: created messages, newest first, in pages of PageSize (default 50, at
+        most 1000; Page counts from 0), filtered by To and From (exact) and DateSent (YYYY-MM-DD,
+        or `DateSent<` / `DateSent>` for on-or-before / on-or-after)."""
+        query = request.query
+        lookup = {**query, "status": None, "at": time.time()}
+        self.lookups.append(lookup)
+        if not self._authorized(request):
+            response = twilio_error(20003)
+        elif request.match_info["account_sid"] != self.account_sid:
+            response = twilio_error(20404, path=request.path)
+        elif self._lookup_failures > 0:
+            self._lookup_failures -= 1
+            response = twilio_error(20503)
+        else:
+            response = web.json_response(self._page(request.path, query))
+        lookup["status"] = response.status
+        return response
+
+    def _page(self, path: str, query) -> dict[str, Any]:
+        def day(m: dict) -> str:
+            return m["created"].date().isoformat()
+
+        found = [m for m in self.messages
+                 if query.get("To", m["To"]) == m["To"] and query.get("From", m["From"]) == m["From"]
+                 and query.get("DateSent", day(m)) == day(m) and query.get("DateSent<", day(m)) >= day(m)
+                 and query.get("DateSent>", day(m)) <= day(m)]
+        found.sort(key=lambda m: m["created"], reverse=True)
+        size, page = min(max(int(query.get("PageSize", 50)), 1), 1000), max(int(query.get("Page", 0)), 0)
+        start = page * size
+        shown = found[start:start + size]
+        filters = {k: v for k, v in query.items() if k not in ("Page", "PageSize", "PageToken")}
+
+        def uri(number: int) -> str:
+            return f"{path}?{urlencode({**filters, 'PageSize': size, 'Page': number, 'PageToken': f'PA{number}'})}"
+
+        return {
+            "messages": [self._message_resource(m, listed=True) for m in shown],
+            "start": start, "end": start + max(len(shown) - 1, 0), "page": page, "page_size": size,
+            "uri": uri(page), "first_page_uri": uri(0),
+            "next_page_uri": uri(page + 1) if start + size < len(found) else None,
+            "previous_page_uri": uri(page - 1) if page > 0 else None,
         }
 
     # -- recorded sends ----------------------------------------------------------------------
     @property
     def messages(self) -> list[dict[str, Any]]:
-        return [r for r in self.requests if r["status"] == 201]
+        return [r for r in self.requests if r["sid"]]
 
     def messages_to(self, phone: str) -> list[dict[str, Any]]:
         """Created messages to a number, given as +E164 or whatsapp:+E164."""
@@ -431,6 +527,15 @@ class FakeTwilio:
 
 def _to(phone: str | None) -> Callable[[dict], bool] | None:
     return None if phone is None else (lambda form: _bare(form["To"] or "") == _bare(phone))
+
+
+def _shown_body(form: dict) -> str:
+    """The body Twilio shows: as sent, or for a template its text with the variables filled in
+    (the fake has no template texts, so the variables alone, in order)."""
+    if not form["ContentSid"]:
+        return form["Body"] or ""
+    variables = json.loads(form["ContentVariables"] or "{}")
+    return " | ".join(str(variables[k]) for k in sorted(variables, key=lambda k: (len(k), k)))
 
 
 def _refusal(form: dict) -> int | None:

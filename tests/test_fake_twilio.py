@@ -9,7 +9,7 @@ import re
 
 import pytest
 from aiohttp import ClientSession, web
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
@@ -210,3 +210,61 @@ async def test_inbound_attachments_are_hosted_under_the_message(twilio):
         f"{twilio.base_url}/2010-04-01/Accounts/{twilio.account_sid}/Messages/{form['MessageSid']}/Media/ME")
     assert (form["AccountSid"], form["MessageType"], form["MediaContentType0"]) == (
         twilio.account_sid, "image", "image/jpeg")
+
+
+async def test_the_list_answers_in_twilio_page_shape_filtered_by_recipient_and_day(twilio, rest):
+    sent = [await send(rest, body=f"Message {n}") for n in range(5)]
+    await send(rest, to="whatsapp:+254700000001", body="To someone else")
+    today = twilio.messages[0]["created"].date().isoformat()
+
+    listed = await rest.messages.list_async(to=CUSTOMER, date_sent=today, page_size=2)  # three pages
+    other_day = await rest.messages.list_async(to=CUSTOMER, date_sent="2001-01-01")
+
+    assert [m.sid for m in listed] == [m.sid for m in reversed(sent)]  # newest first
+    assert {(m.to, m.from_, m.status) for m in listed} == {(CUSTOMER, SHOP_WHATSAPP, "sent")}
+    assert listed[0].body == "Message 4" and listed[0].date_created.date().isoformat() == today
+    assert other_day == []
+    assert [lookup.get("Page", "0") for lookup in twilio.lookups[:3]] == ["0", "1", "2"]
+
+
+async def test_a_withheld_send_is_created_and_listed_but_never_answered(twilio, rest):
+    twilio.withhold_next(seconds=0.2)
+
+    with pytest.raises(Exception) as no_answer:
+        await send(rest, body="Your order is confirmed")
+    [listed] = await rest.messages.list_async(to=CUSTOMER)
+
+    assert not isinstance(no_answer.value, TwilioRestException)
+    assert twilio.requests[0]["status"] is None  # created, never answered
+    assert listed.sid == twilio.messages[0]["sid"] and listed.body == "Your order is confirmed"
+
+
+async def test_a_template_send_is_listed_with_its_variables_in_the_body(twilio, rest):
+    await rest.messages.create_async(to=CUSTOMER, from_=SHOP_WHATSAPP, content_sid="HX" + "1" * 32,
+                                     content_variables='{"1": "Amina", "2": "LEG-1738704998-X7K2", "3": "shipped"}')
+
+    [listed] = await rest.messages.list_async(to=CUSTOMER)
+
+    assert all(value in listed.body for value in ("Amina", "LEG-1738704998-X7K2", "shipped"))
+
+
+async def test_a_scripted_lookup_failure_is_a_503(twilio, rest):
+    twilio.fail_lookups_next()
+
+    with pytest.raises(TwilioException, match="Unable to fetch page"):  # the library's word for it
+        await rest.messages.list_async(to=CUSTOMER)
+
+    assert [lookup["status"] for lookup in twilio.lookups] == [503]
+
+
+async def test_release_withheld_drops_the_held_connections_now(twilio, rest):
+    twilio.withhold_next()  # held up to a minute
+    sending = asyncio.create_task(send(rest))
+    await twilio.wait_for(lambda: twilio.messages)
+
+    twilio.release_withheld()
+
+    with pytest.raises(Exception) as no_answer:
+        async with asyncio.timeout(2.0):
+            await sending
+    assert not isinstance(no_answer.value, (TwilioRestException, TimeoutError))

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 SEND_TIMEOUT_S = 15
+# A claim lasts this long unless renewed (every third of it, while its pass runs): a process that
+# dies mid-pass lets its messages go to the others within one lease (CONTRACT §5: 30 s).
+LEASE = timedelta(seconds=15)
 
 
 @dataclass(frozen=True)
@@ -38,11 +41,14 @@ TRANSIENT_STATUSES = frozenset({408, 409, 429})
 
 @dataclass
 class SendFailure(Exception):
-    """A send that did not go through: `transient` ones are retried with backoff."""
+    """A send that did not go through: `transient` ones are retried with backoff. `in_doubt`: no
+    answer came (time-out, dropped connection), so Twilio may have the message: it is looked up
+    before the retry sends it."""
 
     transient: bool
     code: int | None
     reason: str
+    in_doubt: bool = False
 
     def __str__(self) -> str:
         return f"{self.code or ''} {self.reason}".strip()

@@ -1,14 +1,17 @@
-"""The outbox sender: wakes after each commit (and sweeps on a timer), claims due messages, sends
-them to Twilio outside any transaction, and records the answer."""
+"""The outbox sender: wakes after each commit (and sweeps on a timer), claims due messages, looks
+up at Twilio those whose earlier send is in doubt, sends the rest outside any transaction, and
+records the answers."""
 from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
-from core import outbox, phones, window
+from core import outbox, window
 from webhooks import delivery
+from webhooks.in_doubt import Listed, lookup_days, match
 
 log = logging.getLogger("orderdesk.sender")
 
@@ -20,17 +23,19 @@ class Sent:
 
 
 class ConsoleTransport:
-    """No Twilio credentials: log the message and call it sent, so the whole flow can be tried.
-    Phone numbers are masked in the log line, the message's text included."""
+    """No Twilio credentials: log the message and call it sent, so the whole flow can be tried
+    (the log lines mask phone numbers, the message's text included: orderdesk/logs.py)."""
 
     async def send(self, message: outbox.Claimed, status_callback: str) -> Sent:
         if message.content_sid:
-            log.info("WhatsApp template %s to %s (%s): %s", message.content_sid, phones.mask(message.to_phone),
-                     message.kind, phones.mask_in(message.content_variables or ""))
+            log.info("WhatsApp template %s to %s (%s): %s", message.content_sid, message.to_phone,
+                     message.kind, message.content_variables)
         else:
-            log.info("WhatsApp to %s (%s):\n%s", phones.mask(message.to_phone), message.kind,
-                     phones.mask_in(message.body))
+            log.info("WhatsApp to %s (%s):\n%s", message.to_phone, message.kind, message.body)
         return Sent(sid=f"console-{message.id}", status="sent")
+
+    async def sent_to(self, phone: str, days: list[date]) -> list[Listed]:
+        return []  # the log keeps no list: a message in doubt is logged again
 
     async def close(self) -> None:
         pass
@@ -62,10 +67,24 @@ class TwilioTransport:
         except TwilioRestException as exc:
             raise delivery.classify(exc.status, exc.code, exc.msg or str(exc)) from None
         except (asyncio.TimeoutError, OSError) as exc:
-            raise delivery.SendFailure(True, None, f"no answer from Twilio ({type(exc).__name__})") from None
-        except Exception as exc:  # aiohttp errors and anything the client raises are worth a retry
-            raise delivery.SendFailure(True, None, f"{type(exc).__name__}: {exc}") from None
+            raise delivery.SendFailure(True, None, f"no answer from Twilio ({type(exc).__name__})",
+                                       in_doubt=True) from None
+        except Exception as exc:  # aiohttp errors and anything the client raises: Twilio may have it
+            raise delivery.SendFailure(True, None, f"{type(exc).__name__}: {exc}", in_doubt=True) from None
         return Sent(sid=sent.sid, status=sent.status or "queued")
+
+    async def sent_to(self, phone: str, days: list[date]) -> list[Listed]:
+        """Twilio's messages to `phone` sent on these (UTC) days: GET Messages.json with To and
+        DateSent, every page. Raises SendFailure (in doubt) when Twilio does not answer."""
+        try:
+            async with asyncio.timeout(delivery.SEND_TIMEOUT_S):
+                listed = [m for day in days for m in await self._client.messages.list_async(
+                    to=f"whatsapp:{phone}", date_sent=day.isoformat(), page_size=1000)]
+        except Exception as exc:  # Twilio down or slow: the messages stay in doubt, never sent blindly
+            raise delivery.SendFailure(True, None, f"lookup at Twilio failed ({type(exc).__name__}: {exc})",
+                                       in_doubt=True) from None
+        return [Listed(m.sid, m.status or "sent", m.body or "", m.date_created) for m in listed
+                if isinstance(m.date_created, datetime)]
 
     async def close(self) -> None:
         await self._http.close()
@@ -76,13 +95,14 @@ class Sender:
 
     Woken by a commit that queued messages (then gathering for `gather_seconds`), and every
     `sweep_seconds` (retries that came due, messages queued by another process). An idle sweep is
-    one read. A pass claims up to `batch`
-    messages in one transaction, sends them with no transaction open (one recipient's in queue
-    order, different recipients side by side), and records every answer in one more transaction.
+    one read. A pass claims up to `batch` messages in one transaction; looks up at Twilio, one
+    recipient at a time, those whose earlier send is in doubt (found: recorded, not sent); sends the
+    rest with no transaction open (one recipient's in queue order, different recipients side by
+    side), renewing its claims while it runs; and records every answer in one more transaction.
     """
 
     def __init__(self, uow, transport, *, status_callback: str, batch: int = 100, gather_seconds: float = 0.05,
-                 lease: timedelta = timedelta(seconds=60), sweep_seconds: float = 1.0,
+                 lease: timedelta = delivery.LEASE, sweep_seconds: float = 1.0,
                  policy: delivery.Policy = delivery.Policy(), sole_sender: bool = False) -> None:
         self.uow, self.transport, self.policy = uow, transport, policy
         self.status_callback = status_callback
@@ -130,10 +150,11 @@ class Sender:
             log.exception("could not release the claims of an earlier process")
             return
         if released:
-            log.info("%d message(s) claimed by a process that stopped are queued again", released)
+            log.info("%d message(s) claimed by a process that stopped are queued again, in doubt", released)
 
     async def send_due(self) -> int:
-        """One pass: claim, send (no transaction open), record. Returns how many were claimed."""
+        """One pass: claim, look up those in doubt, send (no transaction open), record. Returns how
+        many were claimed."""
         async with self.uow(readonly=True) as tx:
             if not await outbox.any_due(tx):
                 return 0
@@ -141,12 +162,14 @@ class Sender:
             claimed = await outbox.claim_due(tx, limit=self.batch, lease=self.lease)
             sendable = await window.fit_to_window(tx, claimed)
             await tx.commit()  # wakes us again only if alerts about refused messages were queued
-        # One recipient's messages go one after another, in the order they were queued (WhatsApp shows
-        # them as they arrive); different recipients go side by side.
-        by_recipient: dict[str, list[outbox.Claimed]] = {}
-        for message in sendable:
-            by_recipient.setdefault(message.to_phone, []).append(message)
-        outcomes = await asyncio.gather(*(self._send_in_order(messages) for messages in by_recipient.values()))
+        if not sendable:
+            return len(claimed)
+        async with self._renewing([message.id for message in sendable]):
+            sendable = await self._settle_doubts(sendable)
+            # One recipient's messages go one after another, in the order they were queued (WhatsApp
+            # shows them as they arrive); different recipients go side by side.
+            outcomes = await asyncio.gather(*(self._send_in_order(messages)
+                                              for messages in _by_recipient(sendable).values()))
         sent = [(message.id, answer.sid, answer.status)
                 for pairs in outcomes for message, answer in pairs if isinstance(answer, Sent)]
         failed = [(message, answer) for pairs in outcomes for message, answer in pairs
@@ -158,6 +181,68 @@ class Sender:
         for message, failure in failed:
             await self._failed(message, failure)
         return len(claimed)
+
+    async def _settle_doubts(self, messages: list[outbox.Claimed]) -> list[outbox.Claimed]:
+        """Look up at Twilio the messages whose earlier send is in doubt, one list per recipient:
+        found, its SID is recorded; not found, it is returned to be sent, with its attempt begun now;
+        the lookup failing, it stays in doubt for a later try. Returns what to send."""
+        doubtful = [m for m in messages if m.in_doubt_since is not None]
+        if not doubtful:
+            return messages
+        recipients = _by_recipient(doubtful)
+        lists = await asyncio.gather(*(self._listed(phone, group) for phone, group in recipients.items()))
+        unsure = [(m, result) for group, result in zip(recipients.values(), lists)
+                  if isinstance(result, delivery.SendFailure) for m in group]
+        looked_up = [(group, result) for group, result in zip(recipients.values(), lists)
+                     if not isinstance(result, delivery.SendFailure)]
+        async with self.uow() as tx:
+            known = await outbox.known_sids(tx, [m.sid for _, listed in looked_up for m in listed])
+            found = {}
+            for group, listed in looked_up:
+                found.update(match(group, listed, known))
+            await outbox.record_sent_many(tx, [(i, twin.sid, twin.status) for i, twin in found.items()])
+            await outbox.record_attempts(tx, [m.id for group, _ in looked_up for m in group if m.id not in found])
+            await tx.commit()
+        log.info("%d message(s) in doubt looked up at Twilio (%d recipient(s)): %d found there, %d to send, "
+                 "%d still in doubt", len(doubtful), len(recipients), len(found),
+                 len(doubtful) - len(found) - len(unsure), len(unsure))
+        for message, failure in unsure:
+            await self._failed(message, failure)
+        settled = {m.id for m, _ in unsure} | set(found)
+        return [m for m in messages if m.id not in settled]
+
+    async def _listed(self, phone: str, messages: list[outbox.Claimed]) -> list[Listed] | delivery.SendFailure:
+        days = lookup_days(min(m.in_doubt_since for m in messages), self.uow.now())
+        try:
+            return await self.transport.sent_to(phone, days)
+        except delivery.SendFailure as failure:
+            return failure
+
+    @asynccontextmanager
+    async def _renewing(self, ids: list[int]):
+        """Renew the claims on `ids` every third of the lease while the block runs."""
+        done = asyncio.Event()
+
+        async def renew() -> None:
+            while True:
+                try:
+                    await asyncio.wait_for(done.wait(), self.lease.total_seconds() / 3)
+                    return
+                except asyncio.TimeoutError:
+                    pass
+                try:
+                    async with self.uow() as tx:
+                        await outbox.renew_claims(tx, ids, self.lease)
+                        await tx.commit()
+                except Exception:  # the next renewal may get through; else the claims expire, in doubt
+                    log.exception("could not renew the claims of the messages being sent")
+
+        task = asyncio.create_task(renew(), name="outbox-lease")
+        try:
+            yield
+        finally:
+            done.set()
+            await task
 
     async def _send_in_order(self, messages: list[outbox.Claimed]) -> list[tuple[outbox.Claimed, object]]:
         answers = []
@@ -172,14 +257,19 @@ class Sender:
         async with self.uow() as tx:
             if failure.transient and message.attempts < self.policy.max_attempts:
                 at = tx.now() + self.policy.backoff(message.attempts)
-                await outbox.record_retry(tx, message.id, at, str(failure))
-                log.warning("message %s to %s: %s; retry %d at %s", message.id, phones.mask(message.to_phone),
-                            phones.mask_in(str(failure)),
+                await outbox.record_retry(tx, message.id, at, str(failure), in_doubt=failure.in_doubt)
+                log.warning("message %s to %s: %s; retry %d at %s", message.id, message.to_phone, failure,
                             message.attempts, at.isoformat())
             else:
                 code = str(failure.code) if failure.code else None
                 failed = await outbox.record_failed(tx, message.id, code, failure.reason)
-                log.error("message %s to %s failed for good: %s", message.id, phones.mask(message.to_phone),
-                          phones.mask_in(str(failure)))
+                log.error("message %s to %s failed for good: %s", message.id, message.to_phone, failure)
                 await window.not_delivered(tx, failed, code, failure.reason)
             await tx.commit()
+
+
+def _by_recipient(messages: list[outbox.Claimed]) -> dict[str, list[outbox.Claimed]]:
+    by_recipient: dict[str, list[outbox.Claimed]] = {}
+    for message in messages:
+        by_recipient.setdefault(message.to_phone, []).append(message)
+    return by_recipient
