@@ -14,13 +14,13 @@ RATE_WINDOW = timedelta(minutes=1)
 
 
 async def store(uow, *, message_sid: str, from_phone: str, body: str, media: list[dict],
-                wa_id: str | None, profile_name: str | None) -> int | None:
+                wa_id: str | None, profile_name: str | None, request_id: str | None = None) -> int | None:
     """Keep the message; its id, or None when this MessageSid was stored before (a Twilio retry or a
     duplicate). One statement: the insert names the new row's id, or nothing on a duplicate."""
     statement = insert_unless_taken(uow.conn, InboundMessage.__table__, ("message_sid",), returning="id")
     return (await uow.execute(statement, {
         "message_sid": message_sid, "from_phone": from_phone, "body": body, "media": media, "wa_id": wa_id,
-        "profile_name": profile_name, "received_at": uow.now()})).scalar()
+        "profile_name": profile_name, "received_at": uow.now(), "request_id": request_id})).scalar()
 
 
 async def unprocessed_ids(uow, *, older_than: datetime, limit: int = 500) -> list[int]:

@@ -234,6 +234,7 @@ class InboundMessage(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)  # the webhook's, for the logs
 
 
 class OutboundMessage(Base):

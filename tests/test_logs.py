@@ -2,7 +2,9 @@
 through it — a checkout, a customer's message naming a number, the console transport's lines."""
 from __future__ import annotations
 
+import json
 import re
+import sqlite3
 import time
 import urllib.parse
 import urllib.request
@@ -16,13 +18,15 @@ def _digits(phone: str) -> str:
     return re.sub(r"\D", "", phone)[-9:]  # the national number, however the line writes the prefix
 
 
-def _whatsapp(server: LiveServer, sid: int, phone: str, body: str) -> None:
+def _whatsapp(server: LiveServer, sid: int, phone: str, body: str, request_id: str | None = None) -> None:
     """An inbound message, unsigned: the console mode checks no signatures."""
     form = {"MessageSid": f"SM{sid:032d}", "From": f"whatsapp:{phone}", "ProfileName": "Amina", "Body": body}
     request = urllib.request.Request(server.url + "/webhooks/twilio/whatsapp", method="POST",
-                                     data=urllib.parse.urlencode(form).encode())
+                                     data=urllib.parse.urlencode(form).encode(),
+                                     headers={"X-Request-ID": request_id} if request_id else {})
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
+        assert response.headers["X-Request-ID"] == (request_id or response.headers["X-Request-ID"])
 
 
 def test_a_servers_log_holds_no_full_phone_number_and_no_token(tmp_path):
@@ -45,3 +49,20 @@ def test_a_servers_log_holds_no_full_phone_number_and_no_token(tmp_path):
     assert "+•••678" in log and "+•••001" in log  # who got what stays readable
     for secret in (_digits(CUSTOMER), _digits(ADMIN), _digits(OTHER), server.admin_token):
         assert secret not in log.replace(" ", ""), f"{secret!r} in the log:\n{log}"
+
+
+def test_json_logs_are_one_object_a_line_naming_what_each_is_about(tmp_path):
+    with LiveServer(tmp_path, ADMIN_PHONES=ADMIN, LOG_FORMAT="json") as server:
+        _whatsapp(server, 1, ADMIN, "help", request_id="edge-42")
+        deadline = time.monotonic() + 10
+        while "WhatsApp to" not in server.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        log = server.log()
+        with sqlite3.connect(tmp_path / "orderdesk.db") as db:
+            [(kept,)] = db.execute("SELECT request_id FROM inbound_messages").fetchall()
+
+    lines = [json.loads(line) for line in log.splitlines()]
+    [reply] = [line for line in lines if line["message"].startswith("WhatsApp to")]
+    assert reply["level"] == "INFO" and reply["logger"] == "orderdesk.sender" and reply["outbound_id"] >= 1
+    assert "+•••001" in reply["message"] and _digits(ADMIN) not in log
+    assert kept == "edge-42"  # kept with the message: its later processing logs under the webhook's id

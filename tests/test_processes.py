@@ -12,7 +12,6 @@ from collections import Counter
 from pathlib import Path
 
 import aiohttp
-import pytest
 from sqlalchemy import text
 
 from core.db import make_engine
@@ -261,7 +260,6 @@ async def test_a_survivor_sends_what_a_killed_server_held_within_30_s_and_nothin
 
 async def test_a_message_stored_but_never_handled_is_answered_at_the_next_start(
         aiohttp_client, wa_settings, twilio, uow, clock):
-    from datetime import timedelta
 
     from core import inbox
     from webhooks.app import create_app

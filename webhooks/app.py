@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 
 from aiohttp import web
 
@@ -11,7 +12,7 @@ from core.clock import SystemClock
 from core.db import is_sqlite, make_engine, make_sessionmaker
 from core.settings import Settings
 from core.uow import UnitOfWork
-from webhooks import api, cors, delivery, keys, media, metrics, openapi, ratelimit, scheduler, twilio
+from webhooks import api, cors, delivery, keys, media, metrics, observe, openapi, ratelimit, scheduler, twilio
 from webhooks.problems import problem_middleware
 from webhooks.responder import Responder
 from webhooks.routing import MAX_BODY, add_routes
@@ -24,8 +25,10 @@ SHUTDOWN_GRACE_S = 20
 def create_app(settings: Settings, *, clock=None, policy: delivery.Policy | None = None,
                sweep_seconds: float = 1.0, jobs_enabled: bool = True) -> web.Application:
     # Long request lines reach the app so they get a problem+json 400, not the parser's plain one.
-    app = web.Application(middlewares=[problem_middleware], client_max_size=MAX_BODY,
+    meters = observe.Meters()
+    app = web.Application(middlewares=[observe.middleware(meters), problem_middleware], client_max_size=MAX_BODY,
                           handler_args={"max_line_size": 65536, "max_field_size": 65536})
+    app[keys.METERS] = meters
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock or SystemClock()
     app[keys.ORDER_RATE] = ratelimit.SlidingWindow(settings.rate_limit_orders_per_minute, app[keys.CLOCK])
@@ -70,10 +73,10 @@ async def _sender(app: web.Application, policy: delivery.Policy, sweep_seconds: 
     # SQLite is one process per file: what is claimed at start belongs to a process that stopped.
     sender = Sender(app[keys.UOW], transport, policy=policy, sweep_seconds=sweep_seconds,
                     status_callback=settings.public_base_url.rstrip("/") + "/webhooks/twilio/status",
-                    sole_sender=is_sqlite(settings.database_url))
+                    sole_sender=is_sqlite(settings.database_url), meters=app[keys.METERS])
     app[keys.SENDER] = sender
     task = asyncio.create_task(sender.run(), name="outbox-sender")
-    responder = app[keys.RESPONDER] = Responder(app[keys.UOW], twilio.process)
+    responder = app[keys.RESPONDER] = Responder(app[keys.UOW], partial(twilio.process, meters=app[keys.METERS]))
     answering = asyncio.create_task(responder.run(), name="inbound-responder")
     yield
     # The responder first: the replies it queues while finishing are still sent by the sender.
@@ -92,6 +95,6 @@ async def _finish(worker, task: asyncio.Task, unfinished: str) -> None:
 
 
 async def _scheduler(app: web.Application):
-    running = scheduler.start(app[keys.UOW], app[keys.SETTINGS])
+    running = scheduler.start(app[keys.UOW], app[keys.SETTINGS], app[keys.METERS])
     yield
     running.shutdown(wait=False)

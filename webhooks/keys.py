@@ -15,3 +15,4 @@ SENDER = web.AppKey("sender", object)
 RESPONDER = web.AppKey("responder", object)  # webhooks.responder.Responder
 RECEIPTS = web.AppKey("receipts", object)  # webhooks.media.ReceiptFetcher
 ORDER_RATE = web.AppKey("order_rate", object)  # webhooks.ratelimit.SlidingWindow, per client IP
+METERS = web.AppKey("meters", object)  # webhooks.observe.Meters, this process's own counts

@@ -17,6 +17,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from core import jobs, tallies
 from core.settings import Settings
+from webhooks.observe import Meters, Throttled
 
 log = logging.getLogger("orderdesk.jobs")
 
@@ -48,37 +49,42 @@ def due_key(job: jobs.Job, now: datetime, settings: Settings) -> str:
     return str(int(now.timestamp()) // slot)
 
 
-async def run(uow, job: jobs.Job, operation) -> str | None:
+async def run(uow, job: jobs.Job, operation, meters: Meters | None = None) -> str | None:
     """One due run of `job` (its claim, then its work, in short transactions of their own); a failure
-    is logged and the next due time tries again."""
+    is logged and counted, and the next due time tries again."""
     try:
         result = await jobs.run_once(uow, job, due_key(job, uow.now(), uow.settings), operation)
     except Exception:  # a job must never take the scheduler down; the next due time tries again
         log.exception("job %s failed", job.name)
+        if meters is not None:
+            meters.jobs.labels(job.name, "failed").inc()
         return None
-    if result is not None:
+    if result is not None:  # None: another process ran this due time
         log.info("job %s: %s", job.name, result)
+        if meters is not None:
+            meters.jobs.labels(job.name, "ok").inc()
     return result
 
 
 FOLD_EVERY_S = 5
 
 
-async def fold_tallies(uow) -> None:
+async def fold_tallies(uow, complaint: Throttled) -> None:
     try:
         await tallies.fold(uow)
     except Exception:  # the sums stay exact unfolded; the next interval tries again
-        log.exception("folding the tallies failed")
+        complaint.exception("folding the tallies failed")
 
 
-def start(uow, settings: Settings) -> AsyncIOScheduler:
+def start(uow, settings: Settings, meters: Meters | None = None) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=ZoneInfo(settings.shop_timezone))
     for job, operation, trigger in schedule(settings):
-        scheduler.add_job(run, trigger, args=(uow, job, operation), id=job.name, name=job.describe,
+        scheduler.add_job(run, trigger, args=(uow, job, operation, meters), id=job.name, name=job.describe,
                           max_instances=1, coalesce=True, misfire_grace_time=300)
     # Often, so a count never sums more than a few seconds' worth of changes (a busy shop writes
     # thousands a minute); each fold is a few short transactions.
-    scheduler.add_job(fold_tallies, IntervalTrigger(seconds=FOLD_EVERY_S), args=(uow,), id="fold_tallies",
-                      name="fold the tallies", max_instances=1, coalesce=True, misfire_grace_time=300)
+    scheduler.add_job(fold_tallies, IntervalTrigger(seconds=FOLD_EVERY_S), args=(uow, Throttled(log)),
+                      id="fold_tallies", name="fold the tallies", max_instances=1, coalesce=True,
+                      misfire_grace_time=300)
     scheduler.start()
     return scheduler

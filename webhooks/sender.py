@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from core import outbox, window
-from webhooks import delivery
+from webhooks import delivery, observe
+from webhooks.observe import Throttled
 from webhooks.in_doubt import Listed, lookup_days, match
 
 log = logging.getLogger("orderdesk.sender")
+MAX_BACKOFF_S = 10  # between passes while they fail (the database away): it is retried, never given up
 
 
 @dataclass
@@ -29,9 +31,10 @@ class ConsoleTransport:
     async def send(self, message: outbox.Claimed, status_callback: str) -> Sent:
         if message.content_sid:
             log.info("WhatsApp template %s to %s (%s): %s", message.content_sid, message.to_phone,
-                     message.kind, message.content_variables)
+                     message.kind, message.content_variables, extra={"outbound_id": message.id})
         else:
-            log.info("WhatsApp to %s (%s):\n%s", message.to_phone, message.kind, message.body)
+            log.info("WhatsApp to %s (%s):\n%s", message.to_phone, message.kind, message.body,
+                     extra={"outbound_id": message.id})
         return Sent(sid=f"console-{message.id}", status="sent")
 
     async def sent_to(self, phone: str, days: list[date]) -> list[Listed]:
@@ -103,8 +106,10 @@ class Sender:
 
     def __init__(self, uow, transport, *, status_callback: str, batch: int = 100, gather_seconds: float = 0.05,
                  lease: timedelta = delivery.LEASE, sweep_seconds: float = 1.0,
-                 policy: delivery.Policy = delivery.Policy(), sole_sender: bool = False) -> None:
+                 policy: delivery.Policy = delivery.Policy(), sole_sender: bool = False,
+                 meters: observe.Meters | None = None) -> None:
         self.uow, self.transport, self.policy = uow, transport, policy
+        self.meters = meters or observe.Meters()
         self.status_callback = status_callback
         self.batch, self.lease, self.sweep_seconds = batch, lease, sweep_seconds
         # Woken, the sender waits this long for more messages: at 400 confirms a second a pass then
@@ -125,17 +130,20 @@ class Sender:
     async def run(self) -> None:
         if self.sole_sender:
             await self._release_leftover_claims()
+        failures, complaint = 0, Throttled(log)
         while not self._stopping:
             self._wake.clear()
             try:
                 while not self._stopping and await self.send_due():
                     pass
+                failures = 0
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the worker must outlive any one bad pass; the rows stay queued
-                log.exception("outbox pass failed; retrying on the next sweep")
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.sweep_seconds)
+            except Exception:  # the worker must outlive any one bad pass (a database gone); the rows stay queued
+                failures += 1
+                complaint.exception("outbox pass failed (%d in a row); trying again with backoff", failures)
+            try:  # backoff after failures: up to MAX_BACKOFF_S between passes while the database is away
+                await asyncio.wait_for(self._wake.wait(), min(self.sweep_seconds * 2 ** failures, MAX_BACKOFF_S))
             except asyncio.TimeoutError:
                 pass
             else:
@@ -178,6 +186,7 @@ class Sender:
             async with self.uow() as tx:
                 await outbox.record_sent_many(tx, sent)
                 await tx.commit()
+            self.meters.sends.labels("sent", "").inc(len(sent))
         for message, failure in failed:
             await self._failed(message, failure)
         return len(claimed)
@@ -259,13 +268,17 @@ class Sender:
                 at = tx.now() + self.policy.backoff(message.attempts)
                 await outbox.record_retry(tx, message.id, at, str(failure), in_doubt=failure.in_doubt)
                 log.warning("message %s to %s: %s; retry %d at %s", message.id, message.to_phone, failure,
-                            message.attempts, at.isoformat())
+                            message.attempts, at.isoformat(), extra={"outbound_id": message.id})
+                result = "retry"
             else:
                 code = str(failure.code) if failure.code else None
                 failed = await outbox.record_failed(tx, message.id, code, failure.reason)
-                log.error("message %s to %s failed for good: %s", message.id, message.to_phone, failure)
+                log.error("message %s to %s failed for good: %s", message.id, message.to_phone, failure,
+                          extra={"outbound_id": message.id})
                 await window.not_delivered(tx, failed, code, failure.reason)
+                result = "failed"
             await tx.commit()
+        self.meters.sent(result, failure.code)
 
 
 def _by_recipient(messages: list[outbox.Claimed]) -> dict[str, list[outbox.Claimed]]:

@@ -11,8 +11,8 @@ from multidict import MultiDict
 from twilio.request_validator import RequestValidator
 
 from bot.inbound import handle_inbound
-from core import alerts, inbox, outbox, window
-from webhooks import delivery, keys
+from core import alerts, inbox, logcontext, outbox, window
+from webhooks import delivery, keys, observe
 
 log = logging.getLogger("orderdesk.twilio")
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
@@ -93,7 +93,8 @@ async def inbound(request: web.Request) -> web.Response:
         message_id = await inbox.store(
             tx, message_sid=str(sid)[:64], from_phone=str(sender)[:40], body=str(form.get("Body", ""))[:MAX_BODY_CHARS],
             media=media, wa_id=(str(form["WaId"])[:20] if form.get("WaId") else None),
-            profile_name=(str(form["ProfileName"])[:200] if form.get("ProfileName") else None))
+            profile_name=(str(form["ProfileName"])[:200] if form.get("ProfileName") else None),
+            request_id=logcontext.current().get("request_id"))
         await tx.commit()
     if message_id is not None:
         # Answered by the responder, from the database: Twilio gets its answer now, whatever the
@@ -103,19 +104,23 @@ async def inbound(request: web.Request) -> web.Response:
     return _twiml()
 
 
-async def process(uow, message_id: int) -> None:
-    """Answer a stored message. A failure here is recorded and relayed, never lost or raised to Twilio."""
+async def process(uow, message_id: int, meters: observe.Meters | None = None) -> None:
+    """Answer a stored message, its log lines carrying the webhook's request id and its MessageSid.
+    A failure here is recorded and relayed, never lost or raised to Twilio."""
     try:
         async with uow() as tx:
             message = await inbox.take_unprocessed(tx, message_id)
             if message is None:
                 return
-            if await inbox.hold_if_over_limit(tx, message):
-                await tx.commit()  # kept, not answered: the admins have been told
-                return
-            await handle_inbound(tx, message)
-            message.processed_at = tx.now()
-            await tx.commit()
+            with logcontext.bound(request_id=message.request_id, message_sid=message.message_sid):
+                if await inbox.hold_if_over_limit(tx, message):
+                    await tx.commit()  # kept, not answered: the admins have been told
+                    return
+                await handle_inbound(tx, message)
+                message.processed_at = tx.now()
+                await tx.commit()
+        if meters is not None:
+            meters.turns.observe((uow.now() - message.received_at).total_seconds())
     except Exception as exc:
         log.exception("inbound message %s could not be handled", message_id)
         async with uow() as tx:
