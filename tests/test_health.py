@@ -56,3 +56,13 @@ async def test_health_is_ok_on_a_schema_ahead_of_the_code(aiohttp_client, tmp_pa
     response = await client.get("/health")
 
     assert (response.status, await response.json()) == (200, {"status": "ok"})
+
+
+async def test_an_api_call_while_the_database_does_not_answer_is_503_saying_so(aiohttp_client):
+    nobody_listens = "postgresql+asyncpg://postgres@127.0.0.1:1/orderdesk"
+    client = await aiohttp_client(create_app(Settings(_env_file=None, database_url=nobody_listens)))
+
+    response = await client.get("/api/products/")
+
+    assert response.status == 503 and response.headers["Retry-After"] == "5"
+    assert (await response.json())["type"].endswith("unavailable")

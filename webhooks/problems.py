@@ -7,10 +7,13 @@ from collections.abc import Callable
 
 from aiohttp import web
 from pydantic import ValidationError
+from sqlalchemy.exc import DisconnectionError
 
 from core import errors
+from webhooks.observe import Throttled
 
 log = logging.getLogger("orderdesk.http")
+_DATABASE_AWAY = Throttled(log)  # one line every 10 s, not one per request, while the database is away
 PROBLEM = "application/problem+json"
 
 
@@ -94,6 +97,21 @@ async def problem_middleware(request: web.Request, handler):
         if "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]  # a 405 must say what is allowed
         return response
-    except Exception:
+    except Exception as exc:
+        if _database_unreachable(exc):  # not a fault of the request: say so, and log it now and then
+            _DATABASE_AWAY.exception("the database does not answer (%s %s)", request.method, request.path)
+            response = problem(503, "unavailable", "Service unavailable",
+                               "The database does not answer; try again in a few seconds.")
+            response.headers["Retry-After"] = "5"
+            return response
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem(500, "internal", "Internal error", "Something went wrong on our side; it has been logged.")
+
+
+def _database_unreachable(exc: BaseException) -> bool:
+    """Whether `exc` comes from a database connection that cannot be made or was lost."""
+    while exc is not None:
+        if isinstance(exc, (OSError, DisconnectionError)) or getattr(exc, "connection_invalidated", False):
+            return True
+        exc = exc.__cause__
+    return False

@@ -11,7 +11,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness: the database answers */
+        /** Liveness: the database answers and its schema is not behind the code */
         get: operations["health"];
         put?: never;
         post?: never;
@@ -203,7 +203,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "ok" | "unavailable";
+            status: "ok" | "unavailable" | "schema-behind";
         };
         /** HistoryOut */
         HistoryOut: {
@@ -704,7 +704,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Liveness: the database answers */
+            /** @description Liveness: the database answers and its schema is not behind the code */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -713,7 +713,7 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
-            /** @description Liveness: the database answers */
+            /** @description Liveness: the database answers and its schema is not behind the code */
             503: {
                 headers: {
                     [name: string]: unknown;
