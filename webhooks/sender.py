@@ -11,7 +11,6 @@ from datetime import date, datetime, timedelta
 
 from core import outbox, window
 from webhooks import delivery, observe
-from webhooks.observe import Throttled
 from webhooks.in_doubt import Listed, lookup_days, match
 
 log = logging.getLogger("orderdesk.sender")
@@ -130,7 +129,7 @@ class Sender:
     async def run(self) -> None:
         if self.sole_sender:
             await self._release_leftover_claims()
-        failures, complaint = 0, Throttled(log)
+        failures, complaint = 0, observe.Throttled(log)
         while not self._stopping:
             self._wake.clear()
             try:
@@ -139,11 +138,12 @@ class Sender:
                 failures = 0
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the worker must outlive any one bad pass (a database gone); the rows stay queued
+            except Exception:  # the worker outlives any bad pass (a database gone); the rows stay queued
                 failures += 1
                 complaint.exception("outbox pass failed (%d in a row); trying again with backoff", failures)
-            try:  # backoff after failures: up to MAX_BACKOFF_S between passes while the database is away
-                await asyncio.wait_for(self._wake.wait(), min(self.sweep_seconds * 2 ** failures, MAX_BACKOFF_S))
+            try:  # after failures, back off: up to MAX_BACKOFF_S between passes while the database is away
+                pause = min(self.sweep_seconds * 2 ** failures, MAX_BACKOFF_S)
+                await asyncio.wait_for(self._wake.wait(), pause)
             except asyncio.TimeoutError:
                 pass
             else:
