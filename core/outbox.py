@@ -64,8 +64,19 @@ ANY_DUE = select(MESSAGES.c.id).where(DUE).limit(1)
 CLAIMED_COLUMNS = (MESSAGES.c.id, MESSAGES.c.key, MESSAGES.c.kind, MESSAGES.c.to_phone, MESSAGES.c.body,
                    MESSAGES.c.variables, MESSAGES.c.content_sid, MESSAGES.c.content_variables, MESSAGES.c.order_id,
                    MESSAGES.c.attempts, MESSAGES.c.attempt_started_at.label("in_doubt_since"))
+# A pass takes at most this many messages of one recipient. Theirs go one after another, each
+# waiting for Twilio's answer to the one before, so a backlog to one number (a flood of admin alerts)
+# would hold the pass — and every reply queued meanwhile — for backlog × Twilio's answer time.
+PER_RECIPIENT = 3
+# Each message's place in its recipient's line: the messages due or being sent (by any process)
+# before it. Only the first PER_RECIPIENT places go, so a recipient's messages keep their order
+# across passes and processes; one waiting out a retry's backoff holds up nothing.
+IN_LINE = or_(DUE, and_(MESSAGES.c.status == "sending", MESSAGES.c.twilio_sid.is_(None)))
+PLACE = (select(MESSAGES.c.id, func.row_number().over(partition_by=MESSAGES.c.to_phone, order_by=MESSAGES.c.id)
+                .label("place")).where(IN_LINE).subquery())
+FRONT_OF_LINE = MESSAGES.c.id.in_(select(PLACE.c.id).where(PLACE.c.place <= PER_RECIPIENT))
 # Oldest first; on PostgreSQL the rows another process is claiming are skipped, not waited for.
-DUE_ROWS = (select(*CLAIMED_COLUMNS).where(DUE).order_by(MESSAGES.c.id).limit(bindparam("limit"))
+DUE_ROWS = (select(*CLAIMED_COLUMNS).where(DUE, FRONT_OF_LINE).order_by(MESSAGES.c.id).limit(bindparam("limit"))
             .with_for_update(skip_locked=True))
 # A send in doubt keeps the time its attempt began: the lookup at Twilio searches from then.
 CLAIM = (update(MESSAGES).where(one_of(MESSAGES.c.id, "ids"))

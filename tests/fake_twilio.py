@@ -183,6 +183,7 @@ class FakeTwilio:
         self.lookups: list[dict[str, Any]] = []
         self._release = asyncio.Event()
         self._lookup_failures = 0
+        self.latency = 0.0  # seconds each accepted send takes to be answered, as Twilio's 0.1-0.5 s
         self._script: list[Answer] = []
         self._media: dict[str, dict[str, Any]] = {}
         self._runner: web.AppRunner | None = None
@@ -340,6 +341,8 @@ class FakeTwilio:
         refusal = _refusal(form)
         if refusal is not None:
             return twilio_error(refusal, to=form["To"] or "")
+        if self.latency:
+            await asyncio.sleep(min(self.latency, MAX_HANG))
         self._create(form)
         return web.json_response(self._message_resource(form), status=201)
 

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from core import outbox
 from core.models import DeliveryEvent, OutboundMessage
+from tests.conftest import ADMIN_PHONE, CUSTOMER_PHONE
 
 
 async def _queued_and_claimed(uow) -> int:
@@ -53,3 +54,21 @@ async def test_an_unknown_status_is_stored_and_moves_nothing(uow):
         statuses = [e.status for e in (await tx.session.execute(
             DeliveryEvent.__table__.select().order_by(DeliveryEvent.id))).all()]
         assert statuses == ["delivered", "partially_teleported", "sent"]
+
+
+async def test_a_backlog_to_one_number_does_not_hold_up_a_reply_to_another(wa, uow):
+    wa.twilio.latency = 0.05  # Twilio answers each send in 50 ms: one number's 30 take 1.5 s in a row
+    async with uow() as tx:  # a flood of alerts to the admin, queued at once
+        for n in range(30):
+            await outbox.enqueue(tx, to=ADMIN_PHONE, kind="admin_relay", key=f"flood:{n}", variables={},
+                                 body=f"alert {n}")
+        await tx.commit()
+    await wa.twilio.wait_for(lambda: wa.twilio.messages_to(ADMIN_PHONE))  # the flood is being sent
+
+    await wa.say("hello")  # a customer writes meanwhile
+
+    await wa.replies_to(CUSTOMER_PHONE)
+    to_admin_before_the_reply = len(wa.twilio.messages_to(ADMIN_PHONE))
+    alerts = [m["Body"] for m in await wa.twilio.wait_for_messages(30, to=ADMIN_PHONE, timeout=10)]
+    assert to_admin_before_the_reply < 15, to_admin_before_the_reply  # not after the whole flood
+    assert alerts == [f"alert {n}" for n in range(30)]  # the flood itself keeps its order
