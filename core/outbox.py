@@ -56,9 +56,13 @@ def cut(body: str, limit: int = MAX_BODY_CHARS) -> str:
 
 
 MESSAGES = OutboundMessage.__table__
+# Not `twilio_sid IS NULL`: SQLite takes the unique index on twilio_sid for it (a unique value is one
+# row, it reckons), then walks every message that never got a SID — each failed one, ever. Written
+# so, a claimed message is found through the (status, next_attempt_at) index like a queued one.
+UNSENT = func.coalesce(MESSAGES.c.twilio_sid, "") == ""
 DUE = or_(
     and_(MESSAGES.c.status == "queued", MESSAGES.c.next_attempt_at <= bindparam("now")),
-    and_(MESSAGES.c.status == "sending", MESSAGES.c.twilio_sid.is_(None), MESSAGES.c.claimed_until < bindparam("now")),
+    and_(MESSAGES.c.status == "sending", UNSENT, MESSAGES.c.claimed_until < bindparam("now")),
 )
 ANY_DUE = select(MESSAGES.c.id).where(DUE).limit(1)
 CLAIMED_COLUMNS = (MESSAGES.c.id, MESSAGES.c.key, MESSAGES.c.kind, MESSAGES.c.to_phone, MESSAGES.c.body,
@@ -71,7 +75,7 @@ PER_RECIPIENT = 3
 # Each message's place in its recipient's line: the messages due or being sent (by any process)
 # before it. Only the first PER_RECIPIENT places go, so a recipient's messages keep their order
 # across passes and processes; one waiting out a retry's backoff holds up nothing.
-IN_LINE = or_(DUE, and_(MESSAGES.c.status == "sending", MESSAGES.c.twilio_sid.is_(None)))
+IN_LINE = or_(DUE, and_(MESSAGES.c.status == "sending", UNSENT))
 PLACE = (select(MESSAGES.c.id, func.row_number().over(partition_by=MESSAGES.c.to_phone, order_by=MESSAGES.c.id)
                 .label("place")).where(IN_LINE).subquery())
 FRONT_OF_LINE = MESSAGES.c.id.in_(select(PLACE.c.id).where(PLACE.c.place <= PER_RECIPIENT))
@@ -83,8 +87,7 @@ CLAIM = (update(MESSAGES).where(one_of(MESSAGES.c.id, "ids"))
          .values(status="sending", claimed_until=bindparam("until"), attempts=MESSAGES.c.attempts + 1,
                  attempt_started_at=func.coalesce(MESSAGES.c.attempt_started_at, bindparam("now")),
                  updated_at=bindparam("now")))
-RENEW = (update(MESSAGES).where(one_of(MESSAGES.c.id, "ids"), MESSAGES.c.status == "sending",
-                                MESSAGES.c.twilio_sid.is_(None))
+RENEW = (update(MESSAGES).where(one_of(MESSAGES.c.id, "ids"), MESSAGES.c.status == "sending", UNSENT)
          .values(claimed_until=bindparam("until")))
 KNOWN_SIDS = select(MESSAGES.c.twilio_sid).where(one_of(MESSAGES.c.twilio_sid, "sids"))
 # By id, the other values as parameters: the SET clause comes from the parameters' keys.
@@ -164,7 +167,7 @@ async def release_claims(uow) -> int:
     sender (SQLite is one process per file), claims left at its start belong to a process that died.
     They keep `attempt_started_at`, so each is looked up at Twilio before it is sent again."""
     result = await uow.execute(
-        update(MESSAGES).where(MESSAGES.c.status == "sending", MESSAGES.c.twilio_sid.is_(None))
+        update(MESSAGES).where(MESSAGES.c.status == "sending", UNSENT)
         .values(status="queued", claimed_until=None, next_attempt_at=uow.now(), updated_at=uow.now()))
     return result.rowcount
 
