@@ -78,17 +78,17 @@ DUE_EXPIRIES = select(ORDERS.c.id).where(*UNPAID_PENDING, NO_PROOF).order_by(ORD
 
 # A batch's orders as they stand now, by primary key (a status condition here would draw SQLite to
 # walk ix_orders_unpaid instead); whether they are still pending and unpaid is checked on the rows.
-BATCH_OF_ORDERS = select(ORDERS.c.id, ORDERS.c.status, ORDERS.c.payment_status, ORDERS.c.reference,
-                         ORDERS.c.customer_name, ORDERS.c.customer_phone, ORDERS.c.total
-                         ).where(ORDERS.c.id.in_(bindparam("ids", expanding=True)))
-# Locked (PostgreSQL) before their proofs are looked at, as a payment report locks the order too.
-BATCH_OF_ORDERS_LOCKED = BATCH_OF_ORDERS.with_for_update()
+# Locked (PostgreSQL) before they are judged, as a payment report locks the order too: a report being
+# recorded is waited for and seen, never reminded about or expired under.
+BATCH_OF_ORDERS = (select(ORDERS.c.id, ORDERS.c.status, ORDERS.c.payment_status, ORDERS.c.reference,
+                          ORDERS.c.customer_name, ORDERS.c.customer_phone, ORDERS.c.total)
+                   .where(ORDERS.c.id.in_(bindparam("ids", expanding=True))).with_for_update())
 WITH_PROOFS = select(PROOFS.c.order_id).where(PROOFS.c.order_id.in_(bindparam("ids", expanding=True)))
 
 
-async def _still_unpaid(tx, statement, ids: list[str]) -> list:
-    """The orders of `ids` (in that order) that are still pending and unpaid."""
-    rows = {row.id: row for row in await tx.execute(statement, {"ids": ids})}
+async def _still_unpaid(tx, ids: list[str]) -> list:
+    """The orders of `ids` (in that order) that are still pending and unpaid, locked."""
+    rows = {row.id: row for row in await tx.execute(BATCH_OF_ORDERS, {"ids": ids})}
     return [rows[key] for key in ids if key in rows and rows[key].status == Status.PENDING
             and rows[key].payment_status == PaymentStatus.UNPAID]
 
@@ -110,8 +110,9 @@ async def remind_unpaid(uow) -> str:
 
 async def queue_reminders(tx, ids: list[str]) -> int:
     """Queue the reminders of the orders of `ids` that are still pending and unpaid (not paid or
-    cancelled since they were found). The outbox key makes each order's reminder once-only."""
-    rows = await _still_unpaid(tx, BATCH_OF_ORDERS, ids)
+    cancelled since they were found), checked under the orders' locks, so a payment report being
+    recorded meanwhile is waited for and seen. The outbox key makes each reminder once-only."""
+    rows = await _still_unpaid(tx, ids)
     if not rows:
         return 0
     # Their customers, loaded at once: the checks below and outbox.enqueue's find them in the session.
@@ -142,7 +143,7 @@ async def expire_unpaid(uow) -> str:
     cancelled = 0
     for batch in _batches(due, EXPIRIES_PER_TRANSACTION):
         async with uow() as tx:
-            still = [row.id for row in await _still_unpaid(tx, BATCH_OF_ORDERS_LOCKED, batch)]
+            still = [row.id for row in await _still_unpaid(tx, batch)]
             paying = set((await tx.execute(WITH_PROOFS, {"ids": still})).scalars()) if still else set()
             for order_id in still:
                 if order_id not in paying:

@@ -139,6 +139,22 @@ async def test_an_order_is_never_expired_while_its_payment_report_is_recorded(wa
 
 
 @postgres_only
+async def test_no_payment_reminder_is_queued_while_a_payment_report_is_recorded(wa, admin, order, uow, clock,
+                                                                                 meanwhile):
+    clock.advance(hours=7)
+    reminding = with_settings(uow, payment_reminder_after=timedelta(hours=6))
+    meanwhile.before(proofs, "record_proof", lambda: jobs.remind_unpaid(reminding))
+
+    await wa.say("I have paid")
+
+    reminded = await meanwhile.result()
+    await reply_with(wa, CUSTOMER_PHONE, "We got your payment report")
+    # The reminder job waited for the report's lock on the order, then found it reported.
+    assert reminded == "0 reminder(s) queued", reminded
+    assert not [m for m in wa.twilio.messages_to(CUSTOMER_PHONE) if "reminder" in m["Body"]]
+
+
+@postgres_only
 async def test_an_admins_cancel_says_stock_was_put_back_when_a_confirm_took_it_meanwhile(
         wa, admin, order, meanwhile):
     meanwhile.before(orders, "cancel_order", confirm_via_api(wa, admin, order))
