@@ -58,5 +58,9 @@ def configure(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
+    debug = settings.log_level == "debug"
     for name in THIRD_PARTY:
-        logging.getLogger(name).setLevel(logging.DEBUG if settings.log_level == "debug" else logging.WARNING)
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.WARNING)
+    # Even then, SQLAlchemy shows its statements but not the rows they return (customers' data).
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO if debug else logging.WARNING)
