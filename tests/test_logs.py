@@ -3,6 +3,7 @@ through it — a checkout, a customer's message naming a number, the console tra
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sqlite3
 import time
@@ -66,3 +67,27 @@ def test_json_logs_are_one_object_a_line_naming_what_each_is_about(tmp_path):
     assert reply["level"] == "INFO" and reply["logger"] == "orderdesk.sender" and reply["outbound_id"] >= 1
     assert "+•••001" in reply["message"] and _digits(ADMIN) not in log
     assert kept == "edge-42"  # kept with the message: its later processing logs under the webhook's id
+
+
+def test_other_libraries_log_at_warning_and_never_the_rows_a_query_returns():
+    from core.settings import Settings
+    from orderdesk import logs
+
+    root = logging.getLogger()
+    kept = root.handlers[:], root.level
+    try:
+        logs.configure(Settings(_env_file=None, log_level="info"))
+        quiet = {name: logging.getLogger(name).getEffectiveLevel()
+                 for name in ("twilio.http_client", "aiohttp.access", "sqlalchemy.engine.Engine")}
+        logs.configure(Settings(_env_file=None, log_level="debug"))
+        engine, rows = (logging.getLogger("sqlalchemy.engine.Engine").getEffectiveLevel(),
+                        logging.getLogger("sqlalchemy.orm.mapper.Mapper").getEffectiveLevel())
+    finally:
+        root.handlers[:] = kept[0]
+        root.setLevel(kept[1])
+        for name in logs.THIRD_PARTY + ("sqlalchemy.engine",):
+            logging.getLogger(name).setLevel(logging.NOTSET)
+
+    assert set(quiet.values()) == {logging.WARNING}
+    assert engine == logging.INFO  # statements (parameters hidden), not the DEBUG lines that print rows
+    assert rows == logging.WARNING
