@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from core.db import insert_unless_taken, lock_names, one_of
-from core.models import Customer, DeliveryEvent, OutboundMessage
+from core.models import Customer, DeliveryEvent, Order, OutboundMessage
+from core.references import canonical
 
 # Delivery statuses only move forward along this order; failed and undelivered are final.
 RANK = {"queued": 0, "accepted": 0, "scheduled": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4,
@@ -48,6 +49,20 @@ async def enqueue(uow, *, to: str, kind: str, key: str, variables: dict | None =
         return False
     uow.queued += 1  # the commit wakes the sender only when something was queued
     return True
+
+
+async def order_reference_of(uow, twilio_sid: str, to_phone: str) -> str | None:
+    """The reference of the order our message `twilio_sid` to `to_phone` was about (a swipe-reply's
+    context): the message's order, else the `reference` its texts were filled with (admin alerts);
+    None for a message we did not send to that number, or one about no order."""
+    row = (await uow.execute(select(MESSAGES.c.order_id, MESSAGES.c.variables)
+                             .where(MESSAGES.c.twilio_sid == twilio_sid, MESSAGES.c.to_phone == to_phone))).first()
+    if row is None:
+        return None
+    if row.order_id:
+        return await uow.session.scalar(select(Order.reference).where(Order.id == row.order_id))
+    reference = (row.variables or {}).get("reference")
+    return canonical(reference) if isinstance(reference, str) else None
 
 
 def cut(body: str, limit: int = MAX_BODY_CHARS) -> str:

@@ -248,6 +248,15 @@ class HistoryOut(ResponseModel):
     note: str
 
 
+class DeliveryLocationOut(ResponseModel):
+    """Where to deliver, as the customer shared it on WhatsApp (CONTRACT §4)."""
+    latitude: float
+    longitude: float
+    address: str | None
+    label: str | None
+    at: datetime
+
+
 class PaymentProofOut(ResponseModel):
     kind: str
     provider: str | None
@@ -273,6 +282,7 @@ class OrderOut(ResponseModel):
     items: list[OrderItemOut]
     history: list[HistoryOut]
     payment_proofs: list[PaymentProofOut]
+    delivery_location: DeliveryLocationOut | None
     created_at: datetime
     updated_at: datetime
 
