@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 from bot import replies
 from bot.contacts import is_contact_media
 from bot.context import Context, context_of
-from bot.payment_texts import PaymentRead, check_amount, read_payment_text
-from bot.payments import is_payment_text, is_prefilled_order_message, is_receipt_media
+from bot.payment_texts import PaymentRead, check_amount
+from bot.payments import is_receipt_media
+from bot.reading import read_message
 from bot.references import find_foreign_references, find_references
 from core import alerts, customers, orders, outbox, proofs
 from core.errors import NotAllowed, NotFound
@@ -102,18 +103,12 @@ async def _answer(turn: Turn) -> None:
         return await _status(turn)
     if command == "cancel":
         return await _cancel(turn, find_references(rest, [prefix]) or in_context)
-    references = find_references(turn.text, [prefix])
+    reading = read_message(turn.text, prefix, uow.settings.currency)
     receipts = [m for m in message.media if is_receipt_media(m.get("contentType", ""))]
-    prefilled = is_prefilled_order_message(turn.text)
-    reads = [] if prefilled else read_payment_text(turn.text, uow.settings.currency)
-    confirmations = [r for r in reads if r.kind != "claim"]
-    if receipts or confirmations or context.command == "paid" or (is_payment_text(turn.text) and not prefilled):
-        # A Paybill "for account <ref>" names its order even when the customer wrote nothing else.
-        for read in reads:
-            references += [r for r in find_references(read.account or "", [prefix]) if r not in references]
-        return await _payment(turn, references or in_context, receipts, reads)
-    if references:
-        return await _about_order(turn, references[0])
+    if receipts or reading.confirmations or reading.says_paid or context.command == "paid":
+        return await _payment(turn, reading.references or in_context, receipts, reading.payments)
+    if reading.references:
+        return await _about_order(turn, reading.references[0])
     if word in GREETINGS or (not word and not message.media):
         name = f" {customer.profile_name}" if customer.profile_name else ""
         # A greeting gets the menu as a prompt (quiet while the shop talks); asking for help always does.
@@ -271,6 +266,9 @@ def _what_we_read(turn: Turn, order: Order, recorded) -> str:
 def _evidence(turn: Turn, receipts: list[dict], reads: list[PaymentRead], recorded=()) -> str:
     """The alert's evidence: one line per proof, flagged ones first, then the customer's words."""
     lines = replies.proof_lines(recorded, turn.settings.currency)
+    if turn.text and not reads:
+        # The customer's words follow in full below: not also a cut copy of them in a proof's line.
+        lines = [line for line in lines if not line.startswith("💬")]
     if receipts:
         kinds = ", ".join("PDF" if "pdf" in r["contentType"] else "photo" for r in receipts)
         lines.append(f"Receipt: {kinds}.")
