@@ -184,10 +184,14 @@ async def stock(turn: AdminTurn, args: str) -> str:
 async def reply(turn: AdminTurn, args: str) -> str:
     target, _, text = args.partition(" ")
     text = text.strip()
+    prefix = turn.settings.order_reference_prefix
+    in_context = turn.context.reference or turn.context.phone
+    if in_context and args and not (find_references(target, [prefix]) or find_foreign_references(target, [prefix])
+                                    or try_e164(target, turn.settings.default_region)):
+        target, text = in_context, args   # swiped onto an alert: all of it is the text, to that customer
     if not target or not text:
         raise Usage
     order: Order | None = None
-    prefix = turn.settings.order_reference_prefix
     if find_references(target, [prefix]) or find_foreign_references(target, [prefix]):
         order = await orders.get_order(turn.uow, turn.reference(target))
         phone = order.customer_phone

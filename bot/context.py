@@ -18,9 +18,7 @@ from core.references import canonical, plain_dashes
 class Context:
     reference: str | None = None   # the order the message is about without naming it
     command: str | None = None     # a button's command: `paid`, `cancel`, `status`, `confirm`, …
-
-    def __bool__(self) -> bool:
-        return self.reference is not None or self.command is not None
+    phone: str | None = None       # the customer an admin alert replied to names (for `reply`)
 
 
 async def context_of(uow, message: InboundMessage, phone: str) -> Context:
@@ -34,6 +32,8 @@ async def context_of(uow, message: InboundMessage, phone: str) -> Context:
             command, reference = head.strip().lower() or None, canonical(rest)
         elif not (reference := canonical(payload)):
             command = payload.lower()
-    if reference is None and details.get("repliedTo"):
-        reference = await outbox.order_reference_of(uow, details["repliedTo"], phone)
-    return Context(reference, command)
+    about = None
+    if details.get("repliedTo"):
+        replied, about = await outbox.replied_to(uow, details["repliedTo"], phone)
+        reference = reference or replied
+    return Context(reference, command, about)

@@ -326,7 +326,8 @@ async def _relay(turn: Turn) -> None:
     words = outbox.cut(turn.text, MAX_RELAYED_CHARS)
     text = " ".join(part for part in (words, f"[{media}]" if media else "") if part)
     await turn.tell_admins("admin_relay", text=text or "[empty message]",
-                           order=f" about {order.reference} ({order.status})" if order else "")
+                           order=f" about {order.reference} ({order.status})" if order else "",
+                           reference=order.reference if order else None)   # a swipe-reply's context
     await turn.say("relay_ack", prompt=True)
 
 

@@ -51,18 +51,22 @@ async def enqueue(uow, *, to: str, kind: str, key: str, variables: dict | None =
     return True
 
 
-async def order_reference_of(uow, twilio_sid: str, to_phone: str) -> str | None:
-    """The reference of the order our message `twilio_sid` to `to_phone` was about (a swipe-reply's
-    context): the message's order, else the `reference` its texts were filled with (admin alerts);
-    None for a message we did not send to that number, or one about no order."""
+async def replied_to(uow, twilio_sid: str, to_phone: str) -> tuple[str | None, str | None]:
+    """What our message `twilio_sid` to `to_phone` was about (a swipe-reply's context): (the reference
+    of its order — the message's order, else the `reference` its texts were filled with, as admin
+    alerts are —, the customer's `phone` an admin alert names). (None, None) for a message we did not
+    send to that number."""
     row = (await uow.execute(select(MESSAGES.c.order_id, MESSAGES.c.variables)
                              .where(MESSAGES.c.twilio_sid == twilio_sid, MESSAGES.c.to_phone == to_phone))).first()
     if row is None:
-        return None
+        return None, None
+    variables = row.variables or {}
+    reference = variables.get("reference")
+    reference = canonical(reference) if isinstance(reference, str) else None
     if row.order_id:
-        return await uow.session.scalar(select(Order.reference).where(Order.id == row.order_id))
-    reference = (row.variables or {}).get("reference")
-    return canonical(reference) if isinstance(reference, str) else None
+        reference = await uow.session.scalar(select(Order.reference).where(Order.id == row.order_id))
+    phone = variables.get("phone")
+    return reference, phone if isinstance(phone, str) else None
 
 
 def cut(body: str, limit: int = MAX_BODY_CHARS) -> str:

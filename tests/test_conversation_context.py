@@ -131,6 +131,17 @@ async def _cancelled(wa, admin):
     return order if order["status"] == "cancelled" else None
 
 
+async def test_an_admins_reply_swiped_onto_a_relayed_question_goes_to_that_customer(wa, uow):
+    await wa.say("Do you have it in size M?", phone="+254733000111")
+    relay = await last_sid(wa, uow, ADMIN_PHONE, "Do you have it in size M?")
+
+    await wa.say("reply Yes, M is in stock", phone=ADMIN_PHONE, replied_to=relay)
+
+    answer = (await wa.twilio.wait_for(lambda: [m["Body"] for m in wa.twilio.messages_to("+254733000111")
+                                                if m["Body"] == "Yes, M is in stock"]))
+    assert answer == ["Yes, M is in stock"]
+
+
 # --- Context: buttons ---------------------------------------------------------------------------
 
 async def test_a_paid_button_reports_the_payment_on_its_payloads_order(wa, admin, two_orders):
