@@ -98,7 +98,8 @@ async def show(turn: AdminTurn, args: str) -> str:
              + f" = {alerts.money(turn.settings, order.total)}"]
     lines += replies.proof_lines(order.payment_proofs, turn.settings.currency)
     if order.delivery_location:
-        lines.append(f"📍 Deliver to {replies.place(order.delivery_location)}: {replies.map_link(order.delivery_location)}")
+        where = order.delivery_location
+        lines.append(f"📍 Deliver to {replies.place(where)}: {replies.map_link(where)}")
     customer = await turn.uow.session.get(Customer, order.customer_phone)
     if customer is not None and customer.referral:
         lines.append(f"📣 Came from your ad {replies.ad_name(customer.referral)}")

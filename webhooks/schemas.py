@@ -62,9 +62,10 @@ def _count_text(value: Any) -> Any:
 StatusIn = Annotated[Status, BeforeValidator(_status)]
 ProductId = Annotated[str, BeforeValidator(_id_text), Field(min_length=1, max_length=64)]
 # Documented as what it accepts (pydantic's own schema says "any string"), so clients and fuzzers send money.
-MoneyIn = Annotated[Decimal, BeforeValidator(_cents), Field(ge=0, max_digits=12, decimal_places=2), WithJsonSchema({"anyOf": [
+MoneyIn = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2), WithJsonSchema({"anyOf": [
     {"type": "number", "minimum": 0, "maximum": 9999999999.99, "multipleOf": 0.01},
-    {"type": "string", "pattern": r"^\d{1,10}(\.\d{1,2})?$", "examples": ["1500.00"]}]}, mode="validation")]
+    {"type": "string", "pattern": r"^\d{1,10}(\.\d{1,2})?$", "examples": ["1500.00"]}]}, mode="validation"),
+    BeforeValidator(_cents)]
 MoneyOut = Annotated[Decimal, PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json")]
 Text = Annotated[str, Field(max_length=2000)]
 # Counts are JSON integers: `true` or `2.5` is a mistake to report, not to round.
