@@ -12,12 +12,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot import replies
+from bot.context import Context, context_of
 from bot.payment_texts import amount_cap, format_money, parse_amount
 from bot.references import find_foreign_references, find_references
-from core import alerts, catalog, customers, orders, outbox, proofs
-from core.errors import DomainError
+from core import alerts, catalog, customers, orders, outbox, proofs, views
+from core.errors import DomainError, NotFound
 from core.models import Customer, InboundMessage, Order
 from core.phones import try_e164
+from core.references import plain_dashes
 from core.status import Status, parse_status
 
 
@@ -34,8 +36,8 @@ class Command:
 
 
 class AdminTurn:
-    def __init__(self, uow, admin: Customer, message: InboundMessage) -> None:
-        self.uow, self.admin, self.message = uow, admin, message
+    def __init__(self, uow, admin: Customer, message: InboundMessage, context: Context = Context()) -> None:
+        self.uow, self.admin, self.message, self.context = uow, admin, message, context
         self.settings = uow.settings
 
     @property
@@ -43,7 +45,8 @@ class AdminTurn:
         return self.admin.phone
 
     def reference(self, text: str) -> str:
-        """The one reference in `text`, or a Usage/answer explaining what is wrong with it."""
+        """The one reference in `text`, else the order the message replies to; or a Usage/answer
+        explaining what is wrong with it."""
         prefix = self.settings.order_reference_prefix
         found = find_references(text, [prefix])
         if found:
@@ -51,6 +54,8 @@ class AdminTurn:
         foreign = find_foreign_references(text, [prefix])
         if foreign:
             raise Answer(replies.admin("foreign", reference=foreign[0], prefix=prefix))
+        if self.context.reference:
+            return self.context.reference
         raise Usage
 
     async def answer(self, text: str) -> None:
@@ -92,6 +97,12 @@ async def show(turn: AdminTurn, args: str) -> str:
              "; ".join(f"{i.quantity}× {i.product_name} ({i.product_barcode})" for i in order.items)
              + f" = {alerts.money(turn.settings, order.total)}"]
     lines += replies.proof_lines(order.payment_proofs, turn.settings.currency)
+    if order.delivery_location:
+        where = order.delivery_location
+        lines.append(f"📍 Deliver to {replies.place(where)}: {replies.map_link(where)}")
+    customer = await turn.uow.session.get(Customer, order.customer_phone)
+    if customer is not None and customer.referral:
+        lines.append(f"📣 Came from your ad {replies.ad_name(customer.referral)}")
     if order.notes:
         lines.append(f"Note: {order.notes}")
     return "\n".join(lines)
@@ -114,7 +125,7 @@ def _transition(status: Status) -> Callable[[AdminTurn, str], Awaitable[str]]:
 
 async def set_status(turn: AdminTurn, args: str) -> str:
     words = args.split()
-    if len(words) < 2:
+    if len(words) < (1 if turn.context.reference else 2):
         raise Usage
     try:
         status = parse_status(words[-1])
@@ -174,10 +185,14 @@ async def stock(turn: AdminTurn, args: str) -> str:
 async def reply(turn: AdminTurn, args: str) -> str:
     target, _, text = args.partition(" ")
     text = text.strip()
+    prefix = turn.settings.order_reference_prefix
+    in_context = turn.context.reference or turn.context.phone
+    if in_context and args and not (find_references(target, [prefix]) or find_foreign_references(target, [prefix])
+                                    or try_e164(target, turn.settings.default_region)):
+        target, text = in_context, args   # swiped onto an alert: all of it is the text, to that customer
     if not target or not text:
         raise Usage
     order: Order | None = None
-    prefix = turn.settings.order_reference_prefix
     if find_references(target, [prefix]) or find_foreign_references(target, [prefix]):
         order = await orders.get_order(turn.uow, turn.reference(target))
         phone = order.customer_phone
@@ -238,8 +253,10 @@ BY_NAME = {c.name: c for c in COMMANDS}
 
 
 async def admin_turn(uow, admin: Customer, message: InboundMessage) -> None:
-    turn = AdminTurn(uow, admin, message)
-    text = " ".join((message.body or "").split())
+    turn = AdminTurn(uow, admin, message, await context_of(uow, message, admin.phone))
+    text = " ".join(plain_dashes(message.body or "").split())
+    if turn.context.command in BY_NAME:   # a button's `confirm:LEG-…` does what it says, whatever its label
+        text = f"{turn.context.command} {turn.context.reference or ''}".strip()
     word, _, args = text.partition(" ")
     command = BY_NAME.get(word.lower())
     if command is None:
@@ -257,9 +274,21 @@ async def admin_turn(uow, admin: Customer, message: InboundMessage) -> None:
         text = replies.admin("usage", usage=command.usage)
     except Answer as answer:
         text = answer.text
+    except NotFound as exc:
+        text = await _not_found(turn, exc)
     except DomainError as exc:
         text = replies.admin_error(exc)
     await turn.answer(text)
+
+
+async def _not_found(turn: AdminTurn, exc: NotFound) -> str:
+    """No such order: say so, and name the closest among the pending and recent ones (CONTRACT §4)."""
+    if exc.what != "order":
+        return replies.admin_error(exc)
+    close = await views.closest_reference(turn.uow, exc.key)
+    return replies.admin("no_order", reference=exc.key,
+                         suggestion=f" Did you mean {close.reference} ({close.customer_name}, {close.status})?"
+                         if close else "")
 
 
 def _suggest(word: str) -> str | None:
@@ -274,7 +303,8 @@ def _after_reference(turn: AdminTurn, args: str) -> str:
     for i in range(1, min(len(words), 3) + 1):
         if find_references(" ".join(words[:i]), [turn.settings.order_reference_prefix]):
             return " ".join(words[i:])
-    return ""
+    # `paid QJK3ABCD12 3000` swipe-replied to an alert: the reference is the context's, the rest is args.
+    return args if turn.context.reference and not find_references(args, [turn.settings.order_reference_prefix]) else ""
 
 
 def _duration(delta) -> str:

@@ -11,12 +11,16 @@ from itertools import zip_longest
 from zoneinfo import ZoneInfo
 
 from bot import replies
-from bot.payment_texts import PaymentRead, check_amount, read_payment_text
-from bot.payments import is_payment_text, is_prefilled_order_message, is_receipt_media
+from bot.contacts import is_contact_media
+from bot.context import Context, context_of
+from bot.payment_texts import PaymentRead, check_amount
+from bot.payments import is_receipt_media
+from bot.reading import read_message
 from bot.references import find_foreign_references, find_references
 from core import alerts, customers, orders, outbox, proofs
 from core.errors import NotAllowed, NotFound
 from core.models import Customer, InboundMessage, Order
+from core.references import plain_dashes
 from core.status import Status
 
 GREETINGS = frozenset({"hi", "hello", "hey", "habari", "hujambo", "mambo", "jambo", "niaje", "sasa",
@@ -25,16 +29,20 @@ MAX_RELAYED_CHARS = 600
 # The evidence in a payment alert: with the alert's other lines (the customer's name may run to 200
 # characters) it stays within WhatsApp's 1,600, so the outbox never cuts the "Reply: confirm" line.
 MAX_EVIDENCE_CHARS = 1_200
+# The pending orders a payment with no reference is matched against by amount, newest first.
+MAX_OPEN_ORDERS = 10
+CLOSED = frozenset({Status.DELIVERED.value, Status.CANCELLED.value})
 
 
 class Turn:
     """One inbound message being answered: the customer, the message, and how to reply."""
 
-    def __init__(self, uow, customer: Customer, message: InboundMessage) -> None:
-        self.uow, self.customer, self.message = uow, customer, message
+    def __init__(self, uow, customer: Customer, message: InboundMessage, context: Context = Context()) -> None:
+        self.uow, self.customer, self.message, self.context = uow, customer, message, context
         self.settings = uow.settings
-        self.text = (message.body or "").strip()
+        self.text = plain_dashes((message.body or "").strip())
         self._replies = 0
+        self.told_admins = False
 
     @property
     def example(self) -> str:
@@ -52,7 +60,9 @@ class Turn:
                              body=replies.render(kind, values))
 
     async def tell_admins(self, kind: str, **variables) -> None:
-        values = {"name": self.customer.profile_name or "customer", "phone": self.customer.phone, **variables}
+        self.told_admins = True
+        values = {"name": self.customer.profile_name or "customer", "phone": self.customer.phone,
+                  "ad": replies.ad_line(self.customer.referral), **variables}
         await alerts.tell_admins(self.uow, kind, key=f"inbound:{self.message.id}:{kind}", variables=values)
 
     def link(self, order: Order) -> None:
@@ -61,29 +71,44 @@ class Turn:
 
 
 async def customer_turn(uow, customer: Customer, message: InboundMessage) -> None:
-    turn = Turn(uow, customer, message)
+    details = message.details or {}
+    if details.get("referral"):
+        customer.referral = details["referral"]   # the ad that brought them, kept with them
+    turn = Turn(uow, customer, message, await context_of(uow, message, customer.phone))
+    await _answer(turn)
+    if details.get("referral") and not turn.told_admins:
+        # The admins see which ad brought the customer with their first words, whatever the bot answered.
+        await turn.tell_admins("admin_ad_lead", text=outbox.cut(turn.text, MAX_RELAYED_CHARS) or "[empty message]")
+
+
+async def _answer(turn: Turn) -> None:
+    message, customer, uow, context = turn.message, turn.customer, turn.uow, turn.context
     word = _plain(turn.text)
-    if word in ("stop", "start"):
+    if word in ("stop", "start") and not context.command:
         return await _opt(turn, opted_out=word == "stop")
+    if (message.details or {}).get("location"):
+        return await _location(turn, message.details["location"])
+    if any(is_contact_media(m.get("contentType", "")) for m in message.media):
+        return await _contact(turn)
 
     prefix = uow.settings.order_reference_prefix
+    in_context = [context.reference] if context.reference else []
+    # A button says what it does in its payload (`paid:LEG-…`), whatever its label reads.
+    if context.command == "status" and in_context:
+        return await _about_order(turn, context.reference)
+    if context.command == "cancel":
+        return await _cancel(turn, in_context)
     command, _, rest = word.partition(" ")
     if command == "status":
         return await _status(turn)
     if command == "cancel":
-        return await _cancel(turn, find_references(rest, [prefix]))
-    references = find_references(turn.text, [prefix])
+        return await _cancel(turn, find_references(rest, [prefix]) or in_context)
+    reading = read_message(turn.text, prefix, uow.settings.currency)
     receipts = [m for m in message.media if is_receipt_media(m.get("contentType", ""))]
-    prefilled = is_prefilled_order_message(turn.text)
-    reads = [] if prefilled else read_payment_text(turn.text, uow.settings.currency)
-    confirmations = [r for r in reads if r.kind != "claim"]
-    if receipts or confirmations or (is_payment_text(turn.text) and not prefilled):
-        # A Paybill "for account <ref>" names its order even when the customer wrote nothing else.
-        for read in reads:
-            references += [r for r in find_references(read.account or "", [prefix]) if r not in references]
-        return await _payment(turn, references, receipts, reads)
-    if references:
-        return await _about_order(turn, references[0])
+    if receipts or reading.confirmations or reading.says_paid or context.command == "paid":
+        return await _payment(turn, reading.references or in_context, receipts, reading.payments)
+    if reading.references:
+        return await _about_order(turn, reading.references[0])
     if word in GREETINGS or (not word and not message.media):
         name = f" {customer.profile_name}" if customer.profile_name else ""
         # A greeting gets the menu as a prompt (quiet while the shop talks); asking for help always does.
@@ -93,6 +118,34 @@ async def customer_turn(uow, customer: Customer, message: InboundMessage) -> Non
         await turn.tell_admins("admin_unmatched_reference", reference=foreign[0], problem="is not one of our references")
         return await turn.say("foreign_reference", reference=foreign[0], prefix=prefix)
     await _relay(turn)
+
+
+async def _location(turn: Turn, location: dict) -> None:
+    """A shared pin is where to deliver the order in context, else the linked or newest open one."""
+    order = await _context_order(turn) or await _linked_or_newest(turn, open_only=True)
+    facts = {"place": replies.place(location), "map": replies.map_link(location)}
+    if order is None or order.status in CLOSED:
+        await turn.tell_admins("admin_location", order="", **facts)
+        return await turn.say("location_no_order", **facts)
+    outcome = await orders.set_delivery_location(turn.uow, order.id, location, actor=turn.customer.phone)
+    turn.link(order)
+    await turn.tell_admins("admin_location", order=f" for {order.reference}", **facts)
+    await turn.say("location_saved", order=order, reference=outcome.order.reference, **facts)
+
+
+async def _contact(turn: Turn) -> None:
+    """A shared contact card: the admins get its name and number once webhooks/media.py has fetched
+    it (the file is at Twilio, and no network call is made inside a turn)."""
+    order = await _context_order(turn) or await _linked_or_newest(turn)
+    if order is not None:
+        turn.message.order_id = order.id
+    if turn.settings.twilio_enabled:
+        turn.message.details = {**(turn.message.details or {}), "contacts": "pending"}
+        turn.told_admins = True   # with the card, ad and all
+    else:   # console mode: there is no fetching it
+        await turn.tell_admins("admin_contact", order=f" about {order.reference}" if order else "",
+                               contacts="a contact card (not read: Twilio is not configured)")
+    await turn.say("relay_ack", prompt=True)
 
 
 async def _opt(turn: Turn, *, opted_out: bool) -> None:
@@ -141,7 +194,7 @@ async def _payment(turn: Turn, references: list[str], receipts: list[dict], read
         if order is None:
             return
     else:
-        order = await _newest_pending(turn)
+        order = await _pending_for(turn, reads)
     if order is None:
         await turn.tell_admins("admin_payment_no_order", evidence=_evidence(turn, receipts, reads))
         return await turn.say("payment_need_reference", prompt=True)
@@ -213,6 +266,9 @@ def _what_we_read(turn: Turn, order: Order, recorded) -> str:
 def _evidence(turn: Turn, receipts: list[dict], reads: list[PaymentRead], recorded=()) -> str:
     """The alert's evidence: one line per proof, flagged ones first, then the customer's words."""
     lines = replies.proof_lines(recorded, turn.settings.currency)
+    if turn.text and not reads:
+        # The customer's words follow in full below: not also a cut copy of them in a proof's line.
+        lines = [line for line in lines if not line.startswith("💬")]
     if receipts:
         kinds = ", ".join("PDF" if "pdf" in r["contentType"] else "photo" for r in receipts)
         lines.append(f"Receipt: {kinds}.")
@@ -221,14 +277,18 @@ def _evidence(turn: Turn, receipts: list[dict], reads: list[PaymentRead], record
     return outbox.cut("\n".join(lines), MAX_EVIDENCE_CHARS)
 
 
-async def _newest_pending(turn: Turn) -> Order | None:
-    """The sender's newest pending order, locked, as it stands once locked (it may be cancelled by then)."""
-    pending = await customers.orders_of(turn.uow, turn.customer, status=Status.PENDING, limit=1)
-    return await orders.get_order(turn.uow, pending[0].id, for_update=True) if pending else None
+async def _pending_for(turn: Turn, reads: list[PaymentRead]) -> Order | None:
+    """The pending order a payment with no reference and no context is for (CONTRACT §4): the newest
+    whose total equals the amount read, else the newest. Locked, as it stands once locked (it may be
+    cancelled by then)."""
+    pending = await customers.orders_of(turn.uow, turn.customer, status=Status.PENDING, limit=MAX_OPEN_ORDERS)
+    amounts = {r.amount for r in reads if r.amount is not None and r.currency == turn.settings.currency}
+    chosen = next((o for o in pending if o.total in amounts), pending[0] if pending else None)
+    return await orders.get_order(turn.uow, chosen.id, for_update=True) if chosen else None
 
 
 async def _status(turn: Turn) -> None:
-    reference = next(iter(find_references(turn.text, [turn.settings.order_reference_prefix])), None)
+    reference = next(iter(find_references(turn.text, [turn.settings.order_reference_prefix])), turn.context.reference)
     if reference:
         return await _about_order(turn, reference)
     mine = await customers.orders_of(turn.uow, turn.customer, limit=5)
@@ -259,20 +319,38 @@ async def _cancel(turn: Turn, references: list[str]) -> None:
 
 async def _relay(turn: Turn) -> None:
     """Nothing is swallowed: whatever we can't answer goes to the admins, and the customer hears so."""
-    order = None
-    if turn.customer.current_order_id:
-        order = await turn.uow.session.get(Order, turn.customer.current_order_id)
-    else:
-        recent = await customers.orders_of(turn.uow, turn.customer, limit=1)
-        order = recent[0] if recent else None
+    order = await _context_order(turn) or await _linked_or_newest(turn)
     if order is not None:
         turn.message.order_id = order.id
     media = ", ".join(_media_word(m.get("contentType", "")) for m in turn.message.media)
     words = outbox.cut(turn.text, MAX_RELAYED_CHARS)
     text = " ".join(part for part in (words, f"[{media}]" if media else "") if part)
     await turn.tell_admins("admin_relay", text=text or "[empty message]",
-                           order=f" about {order.reference} ({order.status})" if order else "")
+                           order=f" about {order.reference} ({order.status})" if order else "",
+                           reference=order.reference if order else None)   # a swipe-reply's context
     await turn.say("relay_ack", prompt=True)
+
+
+async def _linked_or_newest(turn: Turn, *, open_only: bool = False) -> Order | None:
+    """The order the conversation is linked to, else the sender's newest (`open_only`: not delivered
+    or cancelled)."""
+    if turn.customer.current_order_id:
+        order = await turn.uow.session.get(Order, turn.customer.current_order_id)
+        if order is not None and not (open_only and order.status in CLOSED):
+            return order
+    recent = await customers.orders_of(turn.uow, turn.customer, limit=MAX_OPEN_ORDERS if open_only else 1)
+    return next((o for o in recent if not (open_only and o.status in CLOSED)), None)
+
+
+async def _context_order(turn: Turn) -> Order | None:
+    """The sender's own order the message is in the context of (a swipe-reply or a button), if any."""
+    if turn.context.reference is None:
+        return None
+    try:
+        order = await orders.get_order(turn.uow, turn.context.reference)
+    except NotFound:
+        return None
+    return order if customers.owns(turn.customer, order) else None
 
 
 def _media_word(content_type: str) -> str:

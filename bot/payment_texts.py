@@ -1,7 +1,8 @@
-"""Read forwarded mobile-money confirmations: provider, transaction code, amount, currency, who was
-paid, when, and the Paybill account (which often holds the order reference).
+"""Read forwarded mobile-money confirmations and bank alerts: provider, transaction code, amount,
+currency, who was paid, when, and the Paybill account (which often holds the order reference).
 
-Customers paste the provider's own SMS into WhatsApp — M-PESA, Airtel Money, MTN MoMo — or just
+Customers paste the provider's own SMS into WhatsApp — M-PESA, Airtel Money, MTN MoMo, Mixx by Yas,
+Selcom, a bank's debit alert: the formats are the table in bot/providers.py — or just
 write "I sent 3,000". `read_payment_text` turns either into `PaymentRead`s; it never decides what
 a read means for an order (that is the caller's job, with `check_amount` for the amount).
 
@@ -17,13 +18,12 @@ just a quoted code) only adds detail to a message that `is_payment_text` already
 question like "is delivery paid 200 extra?" reads as a claim too. A read with doubts is shown as
 doubtful (say, a `doubtful_read` flag plus the doubts), never as a match.
 
-A shop adds a format by adding one `Provider` to `PROVIDERS`, with a real-looking sample (the tests
-read every sample back). Patterns are built from the fragments below; every gap in them is bounded
-and a name, once ended, is not retried longer, so the patterns cost a constant per character. What
-is done with their matches is linear too (no read is compared with every other), and what comes out
-is bounded whatever comes in: at most `MAX_READS_PER_MESSAGE` reads, each doubt one short line.
-Keep both when this becomes a table of providers: tests/hostile_texts.py holds the inputs that
-broke them once, and `make bench` times the reader on them.
+A shop adds a format by adding a `Format` to bot/providers.py, with real-looking samples (the
+tests read every sample back). Every gap in the patterns is bounded and a name, once ended, is not
+retried longer, so the patterns cost a constant per character. What is done with their matches is
+linear too (no read is compared with every other), and what comes out is bounded whatever comes
+in: at most `MAX_READS_PER_MESSAGE` reads, each doubt one short line. tests/hostile_texts.py holds
+the inputs that broke these bounds once, and `make bench` times the reader on them.
 """
 from __future__ import annotations
 
@@ -35,20 +35,12 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from bot.payments import is_payment_text, is_prefilled_order_message
+from bot.providers import CURRENCY as _CURRENCY
+from bot.providers import CURRENCY_WORDS, FORMATS, LABELLED_CODE, WHEN, Format
+from bot.providers import NUMBER as _NUMBER
 from bot.replies import listed
 
 CENT = Decimal("0.01")
-
-# How currencies are written -> ISO code. None: "shillings" without saying whose, so the shop's own.
-CURRENCY_WORDS: dict[str, str | None] = {
-    "ksh": "KES", "kshs": "KES", "kes": "KES", "bob": "KES",
-    "tsh": "TZS", "tshs": "TZS", "tzs": "TZS",
-    "ugx": "UGX", "ush": "UGX", "ushs": "UGX",
-    "ghs": "GHS", "ghc": "GHS", "gh₵": "GHS", "gh¢": "GHS", "cedi": "GHS", "cedis": "GHS",
-    "rwf": "RWF", "frw": "RWF", "zmw": "ZMW", "mwk": "MWK", "ngn": "NGN", "₦": "NGN",
-    "usd": "USD", "$": "USD",
-    "sh": None, "shs": None, "/=": None, "shilling": None, "shillings": None,
-}
 
 # Above this an amount is beyond belief for a shop's order (single mobile-money transfers are
 # capped far lower). Currencies with small units get a larger ceiling.
@@ -80,97 +72,6 @@ class PaymentRead:
         return bool(self.doubts)
 
 
-@dataclass(frozen=True)
-class Provider:
-    """One confirmation format. `pattern` has the named groups `amount` and `currency` (or
-    `amount_after`/`currency_after` when the amount comes first), `counterparty`, and where the
-    format has them `code` and `account`. Date and time are found inside the match."""
-    name: str
-    kind: str
-    sample: str
-    pattern: str
-    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "regex", re.compile(self.pattern, re.IGNORECASE))
-
-
-# --- Fragments the formats are written in (the text is normalised first: one space between words).
-_CURRENCY = ("(?<![A-Za-z])(?:" + "|".join(re.escape(word) for word in sorted(CURRENCY_WORDS, key=len, reverse=True))
-             + ")(?![A-Za-z])")
-_NUMBER = r"[0-9][0-9,.]{0,30}"   # loose on purpose: `_amount` judges it, so garbage is flagged
-MONEY = (rf"(?:(?P<currency>{_CURRENCY})\.?\s?(?P<amount>{_NUMBER})"
-         rf"|(?<![0-9.,])(?P<amount_after>{_NUMBER})\s?(?P<currency_after>{_CURRENCY}))")
-_DATE = r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{2,4}|[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,2}-[A-Za-z]{3,9}-[0-9]{4}"
-_TIME = r"[0-9]{1,2}[:.][0-9]{2}(?::[0-9]{2})?(?:\s?[AP]M)?"
-_WHEN = rf"(?<![0-9/])(?P<date>{_DATE})(?![0-9])(?:,?\s(?:at\s)?(?P<time>{_TIME}))?"
-# M-PESA: the code opens the message ("QJK3ABCD12 Confirmed."); letters and digits, 8 to 12.
-MPESA_CODE = (r"(?:(?<![A-Za-z0-9])(?P<code>(?=[A-Z]{0,11}[0-9])(?=[0-9]{0,11}[A-Z])[A-Z0-9]{8,12})"
-              r"\s?Confirmed\.?\s?)?")
-# Who was paid, up to " on <date>" or the start of the balance sentence. Names may hold dots (F.M STORES).
-MPESA_NAME = r"(?P<counterparty>.{1,80}?)"
-MPESA_ACCOUNT = r"(?P<account>.{1,60}?)"
-MPESA_END = (r"(?:\.?\son\s(?:" + _DATE + r")(?:,?\s(?:at\s)?(?:" + _TIME + r"))?"
-             r"|\.?(?=\sNew\s)|\.?\s*$|\.(?=\s))")
-# Airtel and MTN: who was paid, up to the first full stop or the next part of the message. Atomic:
-# once the name has ended it is not retried longer, which keeps the GAP after it linear.
-NAME = (r"(?>(?P<counterparty>[^.]{1,80}?)(?=\s?\.|,\s(?:fee|reason)|\s(?:on|at)\s[0-9]"
-        r"|\s(?:from|Date|Current|Reference|Reason|Transaction|Fee|Charges?|Your|New)\b|\s*$))")
-GAP = r".{0,300}?"   # the other sentences between the payment and its code (balances, fees)
-LABELLED_CODE = r"(?P<code>(?=[A-Z0-9.]{0,30}[0-9])[A-Z0-9]{6,20}(?:\.[A-Z0-9]{2,20}){0,3})"
-AIRTEL_ID = rf"(?<![A-Za-z])(?:TID|Trans\.?\s?ID|Txn\.?\s?ID)\s?:?\s?{LABELLED_CODE}"
-MTN_ID = r"(?<![A-Za-z])(?:(?:Financial\s)?Transaction\s?ID|ID)\s?:?\s?(?P<code>[0-9]{6,15})"
-
-PROVIDERS: tuple[Provider, ...] = (
-    # Order matters where two formats match at the same place: the first one wins.
-    Provider(
-        "M-PESA", "Paybill",
-        sample="QJK3ABCD13 Confirmed. Ksh3,000.00 sent to LEGO MENSWEAR for account LEG-1738704998-X7K2 "
-               "on 4/2/26 at 9:36 PM New M-PESA balance is Ksh1,234.00. Transaction cost, Ksh0.00."
-               "Amount you can transact within the day is 497,000.00.",
-        pattern=rf"{MPESA_CODE}{MONEY} sent to {MPESA_NAME} for account {MPESA_ACCOUNT}{MPESA_END}",
-    ),
-    Provider(
-        "M-PESA", "Buy Goods",
-        sample="QJK3ABCD14 Confirmed. Ksh1,500.00 paid to LEGO MENSWEAR. on 4/2/26 at 9:36 PM.New M-PESA "
-               "balance is Ksh1,234.00. Transaction cost, Ksh0.00. Amount you can transact within the day "
-               "is 498,500.00.",
-        pattern=rf"{MPESA_CODE}{MONEY} paid to {MPESA_NAME}{MPESA_END}",
-    ),
-    Provider(
-        "M-PESA", "send money",
-        sample="QJK3ABCD12 Confirmed. Ksh3,000.00 sent to LEGO MENSWEAR 0712345678 on 4/2/26 at 9:36 PM. "
-               "New M-PESA balance is Ksh1,234.00. Transaction cost, Ksh0.00.",
-        pattern=rf"{MPESA_CODE}{MONEY} sent to {MPESA_NAME}{MPESA_END}",
-    ),
-    Provider(
-        "Airtel Money", "send money",   # the TID first: Kenya, Uganda, Tanzania
-        sample="TID: MP250204.1234.A12345. You have sent UGX 50,000 to 0701234567 LEGO MENSWEAR. "
-               "Charge UGX 500. Your balance is UGX 120,500.",
-        pattern=rf"(?<![A-Za-z])TID\s?:?\s?{LABELLED_CODE}\.?\s(?:Dear Customer,?\s)?(?:You have\s)?"
-                rf"(?:sent|paid)\s{MONEY}\s(?:to|for)\s{NAME}",
-    ),
-    Provider(
-        "Airtel Money", "send money",   # the TID last: Uganda
-        sample="You have sent UGX 50,000 to LEGO MENSWEAR . Date 04-February-2025 21:36, "
-               "Your Balance is UGX 99,699. Txn Id: 55825852045.",
-        pattern=rf"(?<![A-Za-z])(?:You have\s)?(?:sent|paid)\s{MONEY}\s(?:to|for)\s{NAME}{GAP}{AIRTEL_ID}",
-    ),
-    Provider(
-        "MTN MoMo", "payment",          # Ghana and Uganda; the code is sometimes left off
-        sample="Payment made for GHS 150.00 to LEGO MENSWEAR Current Balance: GHS 1042.16 . Available "
-               "Balance: GHS 1042.16. Reference: LEG-1738704998-X7K2. Transaction ID: 90078777179. Fee "
-               "charged: GHS1.50 Tax charged: 0. Download the MoMo App for a Faster & Easier Experience.",
-        pattern=rf"(?<![A-Za-z])Payment made for\s{MONEY}\sto\s{NAME}(?:{GAP}{MTN_ID})?",
-    ),
-    Provider(
-        "MTN MoMo", "send money",       # Uganda and Ghana
-        sample="You have sent UGX 204,725 to LEGO MENSWEAR, 256772123456 on 2025-02-04 21:36:34, fee: 1,100. "
-               "Reason: LEG-1738704998-X7K2. New balance: 408,926. ID: 13114283719.",
-        pattern=rf"(?<![A-Za-z])You have (?:sent|transferred|paid)\s{MONEY}\s(?:to|for)\s{NAME}{GAP}{MTN_ID}",
-    ),
-)
-
 # --- A customer's own words: "I sent 3,000", "paid KES 3000", "nimetuma 2,500".
 _CLAIM_VERBS = ("sent", "paid", "transferred", "deposited", "payment of", "nimetuma", "nimeshatuma",
                 "nimekutumia", "nimelipa", "nimeshalipa", "nimelipia", "nimepay", "nimeshapay", "nimesend",
@@ -190,13 +91,15 @@ _NOT_YET = frozenset({"not", "never", "havent", "hasnt", "didnt", "dont", "wont"
 
 # Codes anywhere in the message: an M-PESA-shaped word as M-PESA writes it (upper case), or a labelled one.
 _CODE_MENTIONS = (
-    re.compile(r"(?<![A-Za-z0-9-])(?=[A-Z]{0,9}[0-9])(?=[0-9]{0,9}[A-Z])[A-Z0-9]{10}(?![A-Za-z0-9-])"),
+    # Not a masked account number (`30XXXX1234`), which bank alerts print beside the payment.
+    re.compile(r"(?<![A-Za-z0-9-])(?=[A-Z]{0,9}[0-9])(?=[0-9]{0,9}[A-Z])(?![A-Z0-9]{0,7}XXX)[A-Z0-9]{10}"
+               r"(?![A-Za-z0-9-])"),
     re.compile(r"(?<![A-Za-z])(?:TID|Trans(?:action)?\.?\s?ID|Txn\.?\s?ID|ID|code)\s?(?:is\s|ni\s)?:?\s?"
                + LABELLED_CODE, re.IGNORECASE),
 )
 # What the payer typed for the payee, where the format has no `account` group.
 _NOTE = re.compile(r"(?:Reference|Reason|Message from sender)\s?:\s?(?P<account>[^.]{1,60})", re.IGNORECASE)
-_WHEN_RE = re.compile(_WHEN, re.IGNORECASE)
+_WHEN_RE = re.compile(WHEN, re.IGNORECASE)
 _AMOUNT_SHAPE = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]{1,2})?|[0-9]+(?:\.[0-9]{1,2})?")
 _DATE_FORMATS = ("%d/%m/%y", "%d/%m/%Y", "%Y-%m-%d", "%d-%B-%Y", "%d-%b-%Y")
 _TIME_FORMATS = ("%I:%M %p", "%H:%M:%S", "%H:%M")
@@ -209,14 +112,16 @@ _SPACES = re.compile(r"\s+")
 _WORD_SPLIT = re.compile(r"[\W_]+")
 
 
-def read_payment_text(text: str, default_currency: str) -> list[PaymentRead]:
+def read_payment_text(text: str, default_currency: str, *, prefilled: bool | None = None,
+                      says_paid: bool | None = None) -> list[PaymentRead]:
     """Every payment in `text`, in order of appearance; [] when there is none.
 
     Provider confirmations come first: when there is one, the customer's own words only add
     doubts (a different amount). Otherwise the customer's claims ("I sent 3,000") are read, with
     provider None and kind "claim", and a transaction code they quote is kept. `default_currency`
     (the shop's) is used when a claim names none. A message with more than one read is itself a
-    doubt: each read says so, and none is picked for the caller.
+    doubt: each read says so, and none is picked for the caller. `prefilled` and `says_paid`:
+    what bot/reading.py already knows of the text, so it is not scanned for them again.
     """
     if not text:
         return []
@@ -225,7 +130,9 @@ def read_payment_text(text: str, default_currency: str) -> list[PaymentRead]:
     spans = [match.span() for _, match in confirmations]
     accounts = [account[1] for account in (_account(match) for _, match in confirmations) if account]
     mentioned = _mentioned_codes(clean, skip=accounts)
-    claims = iter(()) if is_prefilled_order_message(text) else _claims(clean, default_currency)
+    if prefilled is None:
+        prefilled = is_prefilled_order_message(text)
+    claims = iter(()) if prefilled else _claims(clean, default_currency)
 
     if confirmations:
         reads, cut = _merge(_read(provider, match, default_currency) for provider, match in confirmations)
@@ -238,7 +145,7 @@ def read_payment_text(text: str, default_currency: str) -> list[PaymentRead]:
                 read.doubts.append(f"the message also says {listed([format_money(a) for a in other])}")
     else:
         reads, cut = _merge(claim for claim, _ in claims)
-        if not reads and mentioned and is_payment_text(clean):
+        if not reads and mentioned and (is_payment_text(clean) if says_paid is None else says_paid):
             reads = [PaymentRead(None, "claim", None, None, default_currency.upper())]
         for read in reads:
             read.transaction_code = mentioned[0] if len(mentioned) == 1 else None
@@ -308,41 +215,60 @@ def normalise(text: str) -> str:
 Span = tuple[int, int]
 
 
-def _confirmations(text: str) -> list[tuple[Provider, re.Match[str]]]:
+def _confirmations(text: str) -> list[tuple[tuple[str, Format], re.Match[str]]]:
     """Each confirmation in `text`, in order; where two formats match overlapping text, the earlier
     match wins, then the earlier table entry. Every pattern scans the text once."""
-    candidates = sorted(((match.start(), index, match) for index, provider in enumerate(PROVIDERS)
-                         for match in provider.regex.finditer(text)), key=lambda c: (c[0], c[1]))
+    candidates = sorted(((match.start(), index, match) for index, (_, fmt) in enumerate(FORMATS)
+                         for match in fmt.regex.finditer(text)), key=lambda c: (c[0], c[1]))
     found, taken_until = [], -1
     for start, index, match in candidates:
         if start < taken_until:
             continue
         taken_until = match.end()
-        found.append((PROVIDERS[index], match))
+        found.append((FORMATS[index], match))
     return found
 
 
-def _read(provider: Provider, match: re.Match[str], default_currency: str) -> PaymentRead:
-    groups = match.groupdict()
+def _read(entry: tuple[str, Format], match: re.Match[str], default_currency: str) -> PaymentRead:
+    (provider, fmt), groups = entry, match.groupdict()
     doubts: list[str] = []
     currency = _currency(groups.get("currency") or groups.get("currency_after"), default_currency)
-    amount = _amount(groups.get("amount") or groups.get("amount_after"), currency, doubts)
-    code = (groups.get("code") or "").upper() or None
+    amount = _amount(groups.get("amount") or groups.get("amount_after") or groups.get("amount_bare"),
+                     currency, doubts)
+    described = read_description(groups.get("desc") or "")
+    code = (groups.get("code") or described["code"] or "").upper() or None
     if code is None:
         doubts.append("no transaction code in the confirmation")
     account = _account(match)
     return PaymentRead(
-        provider=provider.name, kind=provider.kind, transaction_code=code, amount=amount, currency=currency,
-        counterparty=_clip(groups.get("counterparty")), time=_time(match.group(), doubts),
+        provider=provider, kind=fmt.kind, transaction_code=code, amount=amount, currency=currency,
+        counterparty=_clip(groups.get("counterparty") or described["payee"]), time=_time(match.group(), doubts),
         account=account[0] if account else None, doubts=doubts,
     )
 
 
+# A bank alert's description (`NIP TRF TO DEMO SHOP/000013251129193012345678`, `TRF TO DEMO SHOP
+# REF:FBN26112912345`): the payee after "TO", and the transfer's reference — labelled, or the NIP
+# session id (a long run of digits). Read from the description only, at most 120 characters.
+_DESC_PAYEE = re.compile(r"(?<![A-Za-z])TO\s(?P<payee>[A-Za-z][A-Za-z0-9 .&'-]{0,60}?)"
+                         r"(?=\s?/|\s(?:REF|LEG|[0-9])|\s*$)", re.IGNORECASE)
+_DESC_CODE = re.compile(r"(?<![A-Za-z])REF\s?:?\s?(?P<labelled>(?=[A-Z]{0,19}[0-9])[A-Z0-9]{6,30})"
+                        r"|(?<![0-9A-Za-z-])(?P<session>[0-9]{12,30})(?![0-9A-Za-z-])", re.IGNORECASE)
+
+
+def read_description(desc: str) -> dict[str, str | None]:
+    """{payee, code} from a bank alert's `Desc:` line (empty: both None)."""
+    payee, code = _DESC_PAYEE.search(desc), _DESC_CODE.search(desc)
+    return {"payee": payee["payee"] if payee else None,
+            "code": (code["labelled"] or code["session"]) if code else None}
+
+
 def _account(match: re.Match[str]) -> tuple[str, Span] | None:
-    """What the payer typed for the payee, and where: the format's `account` group, else a
-    "Reference:"/"Reason:"/"Message from sender:" note inside the confirmation."""
-    if match.groupdict().get("account") and _clip(match["account"]):
-        return _clip(match["account"]), match.span("account")
+    """What the payer typed for the payee, and where: the format's `account` group (a bank alert's
+    description), else a "Reference:"/"Reason:"/"Message from sender:" note inside the confirmation."""
+    for group in ("account", "desc"):
+        if match.groupdict().get(group) and _clip(match[group]):
+            return _clip(match[group]), match.span(group)
     note = _NOTE.search(match.group())
     if note and _clip(note["account"]):
         return _clip(note["account"]), (match.start() + note.start("account"), match.start() + note.end("account"))

@@ -73,13 +73,14 @@ _PREFILL_MARKS = tuple(re.compile(mark, re.IGNORECASE) for mark in (
 _PREFILL_MIN_MARKS = 2
 
 
-def is_payment_text(text: str, extra_phrases: Iterable[str] = ()) -> bool:
+def is_payment_text(text: str, extra_phrases: Iterable[str] = (), *, prefilled: bool | None = None) -> bool:
     """Whether the customer says they paid: "I have paid 🙏", "payment sent", "Nimelipa".
 
     Not for denials, promises and questions ("I haven't paid yet", "I will pay", "how do I
-    pay?"), "unpaid", or the storefront's prefilled order message.
+    pay?"), "unpaid", or the storefront's prefilled order message (`prefilled`, when the caller
+    has already told, is not looked for again).
     """
-    if not text or is_prefilled_order_message(text):
+    if not text or (is_prefilled_order_message(text) if prefilled is None else prefilled):
         return False
     if " ".join(_words(text)) in _phrases(PAYMENT_WORDS_ALONE):
         return True
@@ -96,10 +97,12 @@ def is_receipt_media(content_type: str) -> bool:
     return (media_type.startswith("image/") and media_type != "image/webp") or media_type == "application/pdf"
 
 
-def is_prefilled_order_message(text: str, prefixes: Iterable[str] | None = None) -> bool:
+def is_prefilled_order_message(text: str, prefixes: Iterable[str] | None = None, *,
+                               references: list[str] | None = None) -> bool:
     """Whether `text` is the storefront's prefilled order message: it links an order, it never
-    reports a payment, even though it ends with "Process payment"."""
-    if not text or not find_references(text, prefixes):
+    reports a payment, even though it ends with "Process payment". `references`: those already
+    found in `text`, so it is not scanned for them again."""
+    if not text or not (find_references(text, prefixes) if references is None else references):
         return False
     return sum(1 for mark in _PREFILL_MARKS if mark.search(text)) >= _PREFILL_MIN_MARKS
 

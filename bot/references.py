@@ -2,7 +2,8 @@
 
 A reference is `<PREFIX>-<stamp>-<tail>` (core/references.py): the stamp is Unix seconds in
 decimal (`1738704998`) or milliseconds in upper-case base 36 (`MGX2K7Q1`), the tail 4 letters
-or digits. People write it with `-`, `_`, spaces or nothing between the parts, in any case,
+or digits. People write it with `-` (or a typographic dash: `–`, `—`, `‑`, `−`), `_`, spaces or
+nothing between the parts, in any case,
 after a `#`, in WhatsApp bold, or inside the storefront's prefilled order message — which also
 holds SKUs (`LEG-SHIRT-001`), product UUIDs, prices, phone numbers and dates. Taking one of
 those for a reference is the costly mistake, so the pattern is loose and the checks are strict.
@@ -14,7 +15,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
-from core.references import canonical
+from core.references import LOOK_ALIKES, canonical, plain_dashes
 
 # Between two parts: a dash or underscore (spaces around it allowed), or a few spaces.
 # NBSP and narrow NBSP included: phones and copy-paste produce them.
@@ -79,7 +80,7 @@ def find_foreign_references(text: str, prefixes: Iterable[str]) -> list[str]:
 
 
 def _scan(text: str, known: frozenset[str] | None) -> Iterator[_Found]:
-    text = _INVISIBLE.sub("", text)
+    text = plain_dashes(_INVISIBLE.sub("", text))   # `LEG–1795969230–ORER`, as iOS writes dashes
     position = 0
     while match := _CANDIDATE.search(text, position):
         found = _read(match, known)
@@ -101,7 +102,11 @@ def _read(match: re.Match[str], known: frozenset[str] | None) -> _Found | None:
     if parts is None:
         return None
     prefix, stamp, tail = parts
-    if not _plausible_stamp(stamp, shop_prefix=known is not None and prefix in known):
+    shop_prefix = known is not None and prefix in known
+    if shop_prefix and len(stamp) > 9 and stamp.translate(LOOK_ALIKES).isdigit():
+        # `LEG-I79596923O-ORER`: too long for a base-36 stamp, so a decimal one typed with look-alikes.
+        stamp = stamp.translate(LOOK_ALIKES)
+    if not _plausible_stamp(stamp, shop_prefix=shop_prefix):
         return None
     if known is None:
         prefix_known = bool(_ANY_PREFIX.fullmatch(prefix))

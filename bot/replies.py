@@ -44,16 +44,23 @@ TEXTS: dict[str, str] = {
     "opted_out": "You won't get reminders from {shop} any more. Send START to turn them back on.",
     "opted_in": "Welcome back! You'll get reminders from {shop} again. Send STOP to turn them off.",
     "shop_message": "{text}",
+    "location_saved": "📍 Thank you! We'll deliver order {reference} to {place}.",
+    "location_no_order": ("📍 Thank you, we have your location ({place}) and the shop has been told. "
+                          "We have no open order from this number: if you have one, send its reference "
+                          "(like {example})."),
     # admins
     "admin_new_order": "🛒 New order {reference}: {name} {phone}, {items}, total {total}.",
-    "admin_payment_report": ("💰 Payment report for {reference}: {name} {phone}, total {total}.\n{evidence}\n"
+    "admin_payment_report": ("💰 Payment report for {reference}: {name} {phone}{ad}, total {total}.\n{evidence}\n"
                              "Reply: confirm {reference}"),
     "admin_payment_no_order": "💰 {phone} ({name}) reports a payment but has no order to attach it to. {evidence}",
     "admin_payment_after_cancel": ("⚠ {phone} ({name}) reports a payment for {reference}, which is cancelled. "
                                    "{evidence}"),
     "admin_proofs_full": ("⚠ {reference} ({name} {phone}) holds {limit} payment reports, the most one order "
                           "keeps: more came and are no longer kept. Look before you confirm: show {reference}"),
-    "admin_relay": "💬 {name} {phone}{order}: {text}\nAnswer: reply {phone} <text>",
+    "admin_relay": "💬 {name} {phone}{ad}{order}: {text}\nAnswer: reply {phone} <text>",
+    "admin_location": "📍 {name} {phone}{ad} shared a location{order}: {place}\n{map}",
+    "admin_ad_lead": "📣 {name} {phone}{ad}: {text}\nAnswer: reply {phone} <text>",
+    "admin_contact": "👤 {name} {phone}{ad}{order} shared a contact: {contacts}",
     "admin_customer_cancelled": "✖ {name} {phone} cancelled order {reference} from WhatsApp.",
     "admin_unmatched_reference": "❓ {phone} ({name}) mentioned {reference}, which {problem}.",
     "admin_receipt_reused": ("⚠ Receipt reused: the receipt {name} {phone} sent for {reference} is the same file "
@@ -98,6 +105,27 @@ def proof_lines(proofs, currency: str) -> list[str]:
     return sorted((proof_line(p, currency) for p in proofs), key=lambda line: not line.startswith("⚠"))
 
 
+def place(location: dict) -> str:
+    """A shared location in words: `My shop, Moi Avenue, Nairobi`, else its coordinates."""
+    words = [part for part in (location.get("label"), location.get("address")) if part]
+    return ", ".join(dict.fromkeys(words)) or f"{location['latitude']}, {location['longitude']}"
+
+
+def map_link(location: dict) -> str:
+    return f"https://maps.google.com/?q={location['latitude']},{location['longitude']}"
+
+
+def ad_name(referral: dict) -> str:
+    """`“Oxford Shirt sale”`: the click-to-WhatsApp ad as its headline (else body, else link) names it."""
+    what = referral.get("headline") or referral.get("body") or referral.get("sourceUrl") or "click-to-WhatsApp"
+    return f"“{what[:100]}”"
+
+
+def ad_line(referral: dict | None) -> str:
+    """` (from your ad “Oxford Shirt sale”)` for a customer a click-to-WhatsApp ad brought; else empty."""
+    return f" (from your ad {ad_name(referral)})" if referral else ""
+
+
 def storefront_prefill(shop_name: str, reference: str) -> str:
     """The message the storefront's WhatsApp link prefills for the customer."""
     return f"Hello {shop_name}! I have placed order {reference} and would like to pay."
@@ -136,6 +164,7 @@ ADMIN_TEXTS: dict[str, str] = {
     "stock_changed": "{name} ({barcode}): {before} → {stock}.",
     "replied": "📨 Sent to {phone}{order}{cut}. The bot stays quiet to them for {quiet}.",
     "paid": "💵 Payment {code}{amount} recorded on {reference} as verified. Next: confirm {reference}",
+    "no_order": "❓ No order {reference}.{suggestion} Check it, or send: orders",
 }
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 
 from core import alerts
 from core.db import insert_unless_taken
@@ -11,16 +11,32 @@ from core.models import InboundMessage, OutboundMessage
 from core.phones import try_e164
 
 RATE_WINDOW = timedelta(minutes=1)
+CONTACTS_RESUME_WITHIN = timedelta(days=1)
 
 
 async def store(uow, *, message_sid: str, from_phone: str, body: str, media: list[dict],
-                wa_id: str | None, profile_name: str | None, request_id: str | None = None) -> int | None:
+                wa_id: str | None, profile_name: str | None, request_id: str | None = None,
+                details: dict | None = None) -> int | None:
     """Keep the message; its id, or None when this MessageSid was stored before (a Twilio retry or a
     duplicate). One statement: the insert names the new row's id, or nothing on a duplicate."""
     statement = insert_unless_taken(uow.conn, InboundMessage.__table__, ("message_sid",), returning="id")
     return (await uow.execute(statement, {
         "message_sid": message_sid, "from_phone": from_phone, "body": body, "media": media, "wa_id": wa_id,
-        "profile_name": profile_name, "received_at": uow.now(), "request_id": request_id})).scalar()
+        "profile_name": profile_name, "received_at": uow.now(), "request_id": request_id,
+        "details": details})).scalar()
+
+
+async def with_unread_contacts(uow, message_id: int | None = None, limit: int = 100) -> list[InboundMessage]:
+    """Messages whose contact cards are still to be read and relayed (`details.contacts` is
+    "pending"): one message, or (message_id None) those of the last day, for a restart."""
+    query = (select(InboundMessage).where(cast(InboundMessage.details, Text).like('%"contacts"%'))
+             .order_by(InboundMessage.id).limit(limit))
+    if message_id is not None:
+        query = query.where(InboundMessage.id == message_id)
+    else:
+        query = query.where(InboundMessage.received_at >= uow.now() - CONTACTS_RESUME_WITHIN)
+    messages = (await uow.session.execute(query)).scalars().all()
+    return [m for m in messages if (m.details or {}).get("contacts") == "pending"]
 
 
 async def unprocessed_ids(uow, *, older_than: datetime, limit: int = 500) -> list[int]:

@@ -120,6 +120,9 @@ class Order(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     reference: Mapped[str] = mapped_column(String(40), unique=True)
+    # The reference with look-alike characters folded (core/references.py `lookup_key`): how a reference
+    # typed with `0` for `O` finds its order through an index.
+    reference_key: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     customer_name: Mapped[str] = mapped_column(String(200))
     customer_phone: Mapped[str] = mapped_column(String(20), index=True)
     customer_address: Mapped[str] = mapped_column(Text, default="")
@@ -132,6 +135,8 @@ class Order(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     # True while the order holds stock taken by its confirm; cleared by the one restock.
     stock_taken: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where to deliver, as the customer shared it on WhatsApp: {latitude, longitude, address, label, at}.
+    delivery_location: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -216,6 +221,8 @@ class Customer(Base):
     last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Set by an admin's `reply`: until then the bot's own prompts stay quiet to this customer.
     quiet_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The click-to-WhatsApp ad that brought them: {headline, body, sourceUrl, sourceType, sourceId, ctwaClid}.
+    referral: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -235,6 +242,9 @@ class InboundMessage(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)  # the webhook's, for the logs
+    # What WhatsApp adds to a message beyond its text (webhooks/twilio.py): the message it replies to,
+    # the button tapped, a shared location, the ad that brought it.
+    details: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
 
 class OutboundMessage(Base):

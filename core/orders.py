@@ -15,7 +15,7 @@ from core.errors import (InvalidField, InvalidTransition, NotAllowed, NotFound, 
                          TooManyPendingOrders)
 from core.models import Order, OrderEvent, OrderItem, Product, new_id
 from core.phones import to_e164
-from core.references import canonical, new_reference
+from core.references import canonical, lookup_key, new_reference
 from core.status import ALLOWED, CUSTOMER_MAY_CANCEL, PaymentStatus, Status
 from core.views import EventView, ItemView, OrderView
 
@@ -73,15 +73,20 @@ def load_options():
 async def get_order(uow, key: str, *, for_update: bool = False) -> Order:
     """The ORM order, by UUID or by reference in any of its written forms, always as stored now (the
     operations below change rows with SQL, which an object loaded earlier would not show)."""
-    reference = canonical(key) or key
+    order = await _get(uow, key, canonical(key) or key, for_update)
+    if order is None and (typed := await views.typed_reference(uow, key)):
+        order = await _get(uow, typed, typed, for_update)
+    if order is None:
+        raise NotFound("order", key)
+    return order
+
+
+async def _get(uow, key: str, reference: str, for_update: bool) -> Order | None:
     query = (select(Order).where(or_(Order.id == key, Order.reference == reference)).options(*load_options())
              .execution_options(populate_existing=True))
     if for_update:
         query = query.with_for_update(of=Order)
-    order = (await uow.session.execute(query)).scalar_one_or_none()
-    if order is None:
-        raise NotFound("order", key)
-    return order
+    return (await uow.session.execute(query)).scalar_one_or_none()
 
 
 async def find_order(uow, key: str) -> OrderView:
@@ -138,6 +143,7 @@ async def create_order(uow, new: NewOrder, actor: str = "storefront") -> Outcome
         if generated:
             order.reference = new_reference(settings.order_reference_prefix, now)
         values = {column.name: getattr(order, column.name) for column in views.ORDER_COLUMNS}
+        values["reference_key"] = lookup_key(order.reference)
         if (await session.execute(insert_unless_taken(uow.conn, ORDERS, ("reference",)), values)).rowcount == 1:
             break
         if not generated:
@@ -217,6 +223,20 @@ async def add_note(uow, key: str, note: str, actor: str) -> Outcome:
     await uow.execute(UPDATE_ORDER, {"b_id": order.id, "b_status": order.status, "updated_at": now})
     order.updated_at = now
     await _record(uow, order, "note_added", actor, note=note)
+    return Outcome(await _whole(uow, order))
+
+
+async def set_delivery_location(uow, key: str, location: dict, actor: str) -> Outcome:
+    """Where to deliver the order, as the customer shared it on WhatsApp: `location` holds latitude,
+    longitude, address and label; the time it was shared is added. A history row names where."""
+    order = await _locked(uow, key)
+    now = uow.now()
+    order.delivery_location = {**location, "at": now.isoformat().replace("+00:00", "Z")}
+    await uow.execute(update(ORDERS).where(ORDERS.c.id == order.id)
+                      .values(delivery_location=order.delivery_location, updated_at=now))
+    order.updated_at = now
+    place = location.get("address") or location.get("label") or f"{location['latitude']}, {location['longitude']}"
+    await _record(uow, order, "delivery_location_set", actor, note=f"deliver to {place}")
     return Outcome(await _whole(uow, order))
 
 

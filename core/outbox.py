@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from core.db import insert_unless_taken, lock_names, one_of
-from core.models import Customer, DeliveryEvent, OutboundMessage
+from core.models import Customer, DeliveryEvent, Order, OutboundMessage
+from core.references import canonical
 
 # Delivery statuses only move forward along this order; failed and undelivered are final.
 RANK = {"queued": 0, "accepted": 0, "scheduled": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4,
@@ -48,6 +49,24 @@ async def enqueue(uow, *, to: str, kind: str, key: str, variables: dict | None =
         return False
     uow.queued += 1  # the commit wakes the sender only when something was queued
     return True
+
+
+async def replied_to(uow, twilio_sid: str, to_phone: str) -> tuple[str | None, str | None]:
+    """What our message `twilio_sid` to `to_phone` was about (a swipe-reply's context): (the reference
+    of its order — the message's order, else the `reference` its texts were filled with, as admin
+    alerts are —, the customer's `phone` an admin alert names). (None, None) for a message we did not
+    send to that number."""
+    row = (await uow.execute(select(MESSAGES.c.order_id, MESSAGES.c.variables)
+                             .where(MESSAGES.c.twilio_sid == twilio_sid, MESSAGES.c.to_phone == to_phone))).first()
+    if row is None:
+        return None, None
+    variables = row.variables or {}
+    reference = variables.get("reference")
+    reference = canonical(reference) if isinstance(reference, str) else None
+    if row.order_id:
+        reference = await uow.session.scalar(select(Order.reference).where(Order.id == row.order_id))
+    phone = variables.get("phone")
+    return reference, phone if isinstance(phone, str) else None
 
 
 def cut(body: str, limit: int = MAX_BODY_CHARS) -> str:

@@ -6,6 +6,7 @@ whatever its length: the orders, then the lines, history and proofs of all of th
 """
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,14 +17,14 @@ from sqlalchemy import bindparam, column, func, literal_column, or_, select, tab
 from core import tallies
 from core.db import one_of
 from core.models import Order, OrderEvent, OrderItem, PaymentProof
-from core.references import canonical
+from core.references import canonical, lookup_key
 
 orders_t, items_t, history_t, proofs_t = (Order.__table__, OrderItem.__table__, OrderEvent.__table__,
                                           PaymentProof.__table__)
 ORDER_COLUMNS = (orders_t.c.id, orders_t.c.reference, orders_t.c.customer_name, orders_t.c.customer_phone,
                  orders_t.c.customer_address, orders_t.c.notes, orders_t.c.status, orders_t.c.payment_status,
                  orders_t.c.total, orders_t.c.item_count, orders_t.c.content_hash, orders_t.c.stock_taken,
-                 orders_t.c.created_at, orders_t.c.updated_at)
+                 orders_t.c.created_at, orders_t.c.updated_at, orders_t.c.delivery_location)
 ITEM_COLUMNS = (items_t.c.id, items_t.c.order_id, items_t.c.product_id, items_t.c.product_name,
                 items_t.c.product_barcode, items_t.c.product_image, items_t.c.quantity, items_t.c.unit_price,
                 items_t.c.selected_size, items_t.c.selected_color)
@@ -89,6 +90,7 @@ class OrderView:
     stock_taken: bool
     created_at: datetime
     updated_at: datetime
+    delivery_location: dict | None = None
     items: list[ItemView] = field(default_factory=list)
     history: list[EventView] = field(default_factory=list)
     payment_proofs: list[ProofView] = field(default_factory=list)
@@ -112,12 +114,48 @@ PROOFS_OF = (select(*PROOF_COLUMNS).where(one_of(proofs_t.c.order_id, "ids"))
              .order_by(proofs_t.c.id))
 
 
+BY_LOOKUP_KEY = select(orders_t.c.reference).where(orders_t.c.reference_key == bindparam("lookup")).limit(2)
+
+
+async def typed_reference(uow, key: str) -> str | None:
+    """The stored reference that `key`, a reference typed with look-alikes (`0` for `O`, `1` for
+    `I` or `L`), stands for when exactly one order matches it; None otherwise. One indexed read."""
+    reference = canonical(key)
+    if reference is None:
+        return None
+    found = (await uow.execute(BY_LOOKUP_KEY, {"lookup": lookup_key(reference)})).scalars().all()
+    return found[0] if len(found) == 1 and found[0] != reference else None
+
+
+# What an unknown reference is compared with: the pending orders and the most recent ones (both read
+# from the list's indexes), and how alike two references must be to be suggested (difflib's ratio).
+SUGGEST_FROM_PENDING, SUGGEST_FROM_RECENT, SUGGEST_CUTOFF = 200, 50, 0.8
+_SUGGESTIBLE = (orders_t.c.reference, orders_t.c.customer_name, orders_t.c.status)
+PENDING_REFERENCES = (select(*_SUGGESTIBLE).where(orders_t.c.status == "pending")
+                      .order_by(orders_t.c.created_at.desc(), orders_t.c.id.desc()).limit(SUGGEST_FROM_PENDING))
+RECENT_REFERENCES = (select(*_SUGGESTIBLE).order_by(orders_t.c.created_at.desc(), orders_t.c.id.desc())
+                     .limit(SUGGEST_FROM_RECENT))
+
+
+async def closest_reference(uow, typed: str):
+    """The pending or recent order whose reference is closest to `typed` (a reference that matched
+    nothing), as a row of (reference, customer_name, status); None when none is close."""
+    rows = {row.reference: row for statement in (PENDING_REFERENCES, RECENT_REFERENCES)
+            for row in (await uow.execute(statement)).all()}
+    by_key = {lookup_key(reference): row for reference, row in rows.items()}
+    wanted = lookup_key(canonical(typed) or typed.upper())
+    close = difflib.get_close_matches(wanted, list(by_key), n=1, cutoff=SUGGEST_CUTOFF)
+    return by_key[close[0]] if close else None
+
+
 async def find(uow, key: str, *, for_update: bool = False, whole: bool = True) -> OrderView | None:
-    """The order `key` (its UUID, or its reference in any written form) names, with its lines (and,
-    when `whole`, its history and proofs), or None. `for_update` locks the order's row until the
-    transaction ends (PostgreSQL; SQLite's writers are serial already)."""
-    rows = (await uow.execute(BY_KEY_LOCKED if for_update else BY_KEY,
-                              {"key": key, "reference": canonical(key) or key})).all()
+    """The order `key` (its UUID, or its reference in any written form, look-alikes included) names,
+    with its lines (and, when `whole`, its history and proofs), or None. `for_update` locks the
+    order's row until the transaction ends (PostgreSQL; SQLite's writers are serial already)."""
+    query = BY_KEY_LOCKED if for_update else BY_KEY
+    rows = (await uow.execute(query, {"key": key, "reference": canonical(key) or key})).all()
+    if not rows and (typed := await typed_reference(uow, key)):
+        rows = (await uow.execute(query, {"key": typed, "reference": typed})).all()
     if not rows:
         return None
     width = len(ORDER_COLUMNS)

@@ -2,11 +2,13 @@
 
 Each line you type is posted to the server's webhook exactly as Twilio would post it (signed when
 TWILIO_AUTH_TOKEN is set); the bot's answers are read back from the outbound queue as they leave.
-`/receipt` sends a photo of a receipt, `/pdf` a PDF receipt, `/voice` a voice note, `/quit` ends.
+`/receipt` sends a photo of a receipt, `/pdf` a PDF receipt, `/voice` a voice note,
+`/location -1.2921,36.8219 My shop, Moi Avenue` a location pin (label, then address), `/quit` ends.
 """
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import sys
 
@@ -25,6 +27,8 @@ MEDIA = {
     "/pdf": ("https://api.twilio.com/2010-04-01/Accounts/ACchat/Messages/MMchat/Media/ME2", "application/pdf"),
     "/voice": ("https://api.twilio.com/2010-04-01/Accounts/ACchat/Messages/MMchat/Media/ME3", "audio/ogg"),
 }
+LOCATION = re.compile(r"/location\s+(?P<lat>-?[0-9.]{1,12})\s*,\s*(?P<lon>-?[0-9.]{1,12})"
+                      r"(?:\s+(?P<label>[^,]{1,100})(?:,\s*(?P<address>.{1,300}))?)?\s*$")
 QUIET_AFTER_S = 0.6
 WAIT_AT_MOST_S = 4.0
 
@@ -40,6 +44,9 @@ def form_for(settings: Settings, phone: str, line: str) -> dict[str, str]:
             "SmsStatus": "received", "ApiVersion": "2010-04-01"}
     if media:
         form["MediaUrl0"], form["MediaContentType0"] = media
+    if pin := LOCATION.match(line):   # as Twilio posts a shared location: coordinates, no Body
+        form.update(Body="", MessageType="location", Latitude=pin["lat"], Longitude=pin["lon"],
+                    Label=pin["label"] or "", Address=pin["address"] or "")
     return form
 
 
@@ -63,7 +70,7 @@ async def chat(settings: Settings, phone: str, url: str | None) -> int:
     sessions = make_sessionmaker(engine)
     async with sessions() as db:
         seen = await db.scalar(select(func.coalesce(func.max(OutboundMessage.id), 0))) or 0
-    print(f"Chatting as {phone} with {base}. Type a message; /receipt, /pdf, /voice, /quit.")
+    print(f"Chatting as {phone} with {base}. Type a message; /receipt, /pdf, /voice, /location lat,lon, /quit.")
     try:
         async with aiohttp.ClientSession() as http:
             while True:

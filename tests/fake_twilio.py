@@ -114,9 +114,15 @@ class Answer:
 def inbound_form(from_phone: str, body: str = "", *, to: str = SHOP_WHATSAPP,
                  media: Iterable[tuple[str, str]] = (), profile_name: str | None = "Amina Otieno",
                  wa_id: str | None = None, message_sid: str | None = None,
-                 account_sid: str = ACCOUNT_SID, messaging_service_sid: str | None = None) -> dict[str, str]:
+                 account_sid: str = ACCOUNT_SID, messaging_service_sid: str | None = None,
+                 replied_to: str | None = None, button: tuple[str, str] | None = None,
+                 location: tuple[float, float, str, str] | None = None,
+                 fields: dict[str, str] | None = None) -> dict[str, str]:
     """The form Twilio posts to the inbound-message webhook for one WhatsApp message.
-    media: (url, content_type) pairs. A message with media gets an MM sid, as Twilio gives it."""
+    media: (url, content_type) pairs. A message with media gets an MM sid, as Twilio gives it.
+    replied_to: the SID of the message this one swipe-replies to (`OriginalRepliedMessageSid`);
+    button: the quick-reply tapped, (payload, text); location: (latitude, longitude, address, label)
+    of a shared pin; fields: any other of Twilio's fields as sent (`ReferralHeadline`, …)."""
     media = list(media)
     sid = message_sid or new_sid("MM" if media else "SM")
     phone = _bare(from_phone)
@@ -133,6 +139,16 @@ def inbound_form(from_phone: str, body: str = "", *, to: str = SHOP_WHATSAPP,
         form["MessagingServiceSid"] = messaging_service_sid
     for i, (url, content_type) in enumerate(media):
         form[f"MediaUrl{i}"], form[f"MediaContentType{i}"] = url, content_type
+    if replied_to:
+        form["OriginalRepliedMessageSid"] = replied_to
+        form["OriginalRepliedMessageSender"] = _whatsapp(to)
+    if button:
+        form["ButtonPayload"], form["ButtonText"], form["MessageType"] = button[0], button[1], "button"
+    if location:
+        latitude, longitude, address, label = location
+        form.update({"Latitude": str(latitude), "Longitude": str(longitude), "Address": address, "Label": label,
+                     "MessageType": "location"})
+    form.update(fields or {})
     return form
 
 

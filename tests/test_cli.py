@@ -165,3 +165,12 @@ def test_chat_with_no_server_is_one_line(database, tmp_path):
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip() == (f"no orderdesk server answers at {nobody}: start one with `orderdesk serve` "
                                    "(or give its --url)")
+
+
+def test_chat_sends_a_location_pin_as_twilio_posts_one():
+    from orderdesk.chat import form_for
+
+    form = form_for(Settings(_env_file=None), "+254712345678", "/location -1.2921,36.8219 My shop, Moi Avenue, Nairobi")
+
+    assert (form["Body"], form["Latitude"], form["Longitude"], form["Label"], form["Address"]) == \
+        ("", "-1.2921", "36.8219", "My shop", "Moi Avenue, Nairobi")

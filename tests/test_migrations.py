@@ -12,9 +12,13 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
-from core.db import make_engine
+from core import views
+from core.clock import FakeClock
+from core.db import make_engine, make_sessionmaker
 from core.migrate import include_name, upgrade
 from core.models import Base
+from core.settings import Settings
+from core.uow import UnitOfWork
 from tests.conftest import PG_HINT, PG_URL, run_blocking
 
 ORDERDESK = Path(sys.executable).with_name("orderdesk")
@@ -131,3 +135,31 @@ def test_db_upgrade_stops_saying_what_to_do_when_pg_trgm_cannot_be_created(tmp_p
     finally:
         run_blocking(_autocommit(PG_URL, f'DROP DATABASE "{name}" WITH (FORCE)'))
         run_blocking(_autocommit(PG_URL, f'DROP ROLE "{role}"'))
+
+
+
+def _insert_order_at_0007(conn) -> None:
+    conn.execute(text(
+        "INSERT INTO orders (id, reference, customer_name, customer_phone, customer_address, notes, status, "
+        "payment_status, total, item_count, content_hash, stock_taken, created_at, updated_at) VALUES "
+        "('o-1', 'LEG-1795969230-ORER', 'Amina', '+254712345678', '', '', 'pending', 'unpaid', 150000, 1, 'h', "
+        "false, '2026-11-29 19:00:00', '2026-11-29 19:00:00')"))
+    conn.commit()
+
+
+async def _found_as(url: str, typed: str) -> str | None:
+    engine = make_engine(url)
+    uow = UnitOfWork(make_sessionmaker(engine), Settings(_env_file=None, database_url=url), FakeClock())
+    async with uow() as tx:
+        found = await views.find(tx, typed)
+    await engine.dispose()
+    return found.reference if found else None
+
+
+def test_orders_placed_before_0008_are_found_by_a_reference_typed_with_look_alikes(empty_database):
+    upgrade(empty_database, "0007")
+    _inspect(empty_database, _insert_order_at_0007)
+
+    upgrade(empty_database)
+
+    assert asyncio.run(_found_as(empty_database, "LEG-1795969230-0RER")) == "LEG-1795969230-ORER"

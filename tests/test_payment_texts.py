@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from bot.payment_texts import (MAX_READS_PER_MESSAGE, PROVIDERS, check_amount, normalise, parse_amount,
-                               read_payment_text)
+from bot.payment_texts import MAX_READS_PER_MESSAGE, check_amount, normalise, parse_amount, read_payment_text
+from bot.providers import FORMATS, PROVIDERS
 from bot.references import find_references
 from bot.replies import storefront_prefill
 from tests.hostile_texts import HOSTILE
@@ -135,13 +135,21 @@ def test_the_corpus_covers_every_provider_with_at_least_thirty_texts():
     assert {row[1] for row in CORPUS} >= {"M-PESA", "Airtel Money", "MTN MoMo", None}
 
 
-@pytest.mark.parametrize("provider", PROVIDERS, ids=[f"{p.name}-{p.kind}-{i}" for i, p in enumerate(PROVIDERS)])
-def test_every_format_in_the_table_reads_its_own_sample(provider):
-    assert provider.regex.search(normalise(provider.sample)), "the sample must match its own pattern"
+def test_every_provider_in_the_table_has_samples_for_each_format():
+    assert all(fmt.samples for provider in PROVIDERS for fmt in provider.formats)
 
-    reads = read_payment_text(provider.sample, "KES")
 
-    assert [(r.provider, r.kind) for r in reads] == [(provider.name, provider.kind)]
+SAMPLES = [(name, fmt, sample) for name, fmt in FORMATS for sample in fmt.samples]
+
+
+@pytest.mark.parametrize("name, fmt, sample", SAMPLES,
+                         ids=[f"{name}-{fmt.kind}-{i}" for i, (name, fmt, _) in enumerate(SAMPLES)])
+def test_every_format_in_the_table_reads_its_own_samples(name, fmt, sample):
+    assert fmt.regex.search(normalise(sample)), "the sample must match its own pattern"
+
+    reads = read_payment_text(sample, "KES")
+
+    assert [(r.provider, r.kind) for r in reads] == [(name, fmt.kind)]
     read = reads[0]
     assert read.transaction_code and read.amount and read.counterparty
     assert read.amount.as_tuple().exponent == -2

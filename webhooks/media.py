@@ -33,12 +33,15 @@ import re
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from yarl import URL
 
-from core import receipts
+from bot import contacts
+from core import inbox, receipts
+from core.models import InboundMessage
 from webhooks import keys
 
 log = logging.getLogger("orderdesk.media")
 
 MAX_RECEIPT_BYTES = 10 * 1024 * 1024
+MAX_CARD_BYTES = 64 * 1024   # a contact card is read from its first 64 KiB
 RETRY_DELAYS = (0.5, 1.0, 2.0)
 REQUEST_TIMEOUT_S = 20
 MAX_REDIRECTS = 3
@@ -143,6 +146,36 @@ class ReceiptFetcher:
                 except Exception:
                     log.exception("receipt of proof %s could not be kept; it is tried again after a restart",
                                   proof_id)
+        await self._read_contacts(message_id)
+
+    async def _read_contacts(self, message_id: int | None) -> None:
+        """Contact cards (CONTRACT §4): each message's vCards downloaded like receipts, then the admins
+        told the names and numbers, once; a card that cannot be fetched is relayed saying why."""
+        try:
+            async with self.uow() as tx:
+                waiting = [(m.id, [x["url"] for x in m.media if contacts.is_contact_media(x.get("contentType", ""))])
+                           for m in await inbox.with_unread_contacts(tx, message_id)]
+        except Exception:
+            log.exception("contact cards of inbound message %s could not be looked up", message_id)
+            return
+        for waiting_id, urls in waiting:
+            cards, problem = [], None
+            async with self._slots:
+                for url in urls[:contacts.MAX_CARDS]:
+                    try:
+                        content, _ = await self.download(url)
+                        cards += contacts.read_cards(content[:MAX_CARD_BYTES].decode("utf-8", "replace"))
+                    except NotKept as exc:
+                        problem = exc.why
+            try:
+                async with self.uow() as tx:
+                    message = await tx.session.get(InboundMessage, waiting_id, with_for_update=True,
+                                                   populate_existing=True)
+                    if message is not None and (message.details or {}).get("contacts") == "pending":
+                        await contacts.relay_cards(tx, message, cards[:contacts.MAX_CARDS], problem)
+                        await tx.commit()
+            except Exception:
+                log.exception("contact cards of inbound message %s could not be relayed", waiting_id)
 
     async def _fetch_one(self, proof_id: int, url: str, content_type: str) -> None:
         try:

@@ -1,8 +1,10 @@
 """The API's request and response models. They validate requests and generate the OpenAPI document."""
 from __future__ import annotations
 
+import math
+import re
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -36,17 +38,41 @@ def _id_text(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+def _cents(value: Any) -> Any:
+    """Money sent as a JSON number, as a JavaScript cart sums it (`119.93999999999998`), rounded to
+    the cent before it is checked (CONTRACT §2); a decimal string stays exact, so `"1500.005"` is
+    still an error."""
+    if isinstance(value, float) and math.isfinite(value):
+        try:
+            return Decimal(repr(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        except InvalidOperation:   # too many digits to round: left to the checks below to refuse
+            return value
+    return value
+
+
+_DIGITS = re.compile(r"[0-9]{1,9}")
+
+
+def _count_text(value: Any) -> Any:
+    """`"3"` for 3, as the Django-era API took counts; anything else goes on to the strict check."""
+    return int(value) if isinstance(value, str) and _DIGITS.fullmatch(value.strip()) else value
+
+
 # A status in any letter case; its schema is still the enum, so generated clients get a union type.
 StatusIn = Annotated[Status, BeforeValidator(_status)]
 ProductId = Annotated[str, BeforeValidator(_id_text), Field(min_length=1, max_length=64)]
 # Documented as what it accepts (pydantic's own schema says "any string"), so clients and fuzzers send money.
 MoneyIn = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2), WithJsonSchema({"anyOf": [
     {"type": "number", "minimum": 0, "maximum": 9999999999.99, "multipleOf": 0.01},
-    {"type": "string", "pattern": r"^\d{1,10}(\.\d{1,2})?$", "examples": ["1500.00"]}]}, mode="validation")]
+    {"type": "string", "pattern": r"^\d{1,10}(\.\d{1,2})?$", "examples": ["1500.00"]}]}, mode="validation"),
+    BeforeValidator(_cents)]
 MoneyOut = Annotated[Decimal, PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json")]
 Text = Annotated[str, Field(max_length=2000)]
 # Counts are JSON integers: `true` or `2.5` is a mistake to report, not to round.
 Count = Annotated[int, Strict()]
+# An order's counts may also come as numeric strings (CONTRACT §2: the storefront's Django-era API took
+# them): `Annotated[Count, Field(…), FROM_TEXT]`, the conversion last so the bounds stay in the schema.
+FROM_TEXT = BeforeValidator(_count_text)
 
 
 class RequestModel(BaseModel):
@@ -182,7 +208,7 @@ class ProductOut(ResponseModel):
 class OrderItemIn(RequestModel):
     product_id: ProductId | None = Field(default=None, validation_alias=AliasChoices("productId", "product_id", "product"))
     barcode: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    quantity: Annotated[Count, Field(gt=0, le=1000)]
+    quantity: Annotated[Count, Field(gt=0, le=1000), FROM_TEXT]
     unit_price: MoneyIn | None = None
     selected_size: Annotated[str, Field(max_length=50)] | None = None
     selected_color: Annotated[str, Field(max_length=50)] | None = None
@@ -206,7 +232,7 @@ class OrderCreate(RequestModel):
     customer_address: Text = ""
     items: Annotated[list[OrderItemIn], Field(min_length=1, max_length=100)]
     total: MoneyIn | None = None
-    item_count: Annotated[Count, Field(ge=0)] | None = None
+    item_count: Annotated[Count, Field(ge=0), FROM_TEXT] | None = None
     notes: Text = ""
     order_date: Annotated[str, Field(max_length=100)] | None = None  # accepted, ignored: the server clock is the truth
 
@@ -248,6 +274,15 @@ class HistoryOut(ResponseModel):
     note: str
 
 
+class DeliveryLocationOut(ResponseModel):
+    """Where to deliver, as the customer shared it on WhatsApp (CONTRACT §4)."""
+    latitude: float
+    longitude: float
+    address: str | None
+    label: str | None
+    at: datetime
+
+
 class PaymentProofOut(ResponseModel):
     kind: str
     provider: str | None
@@ -273,6 +308,7 @@ class OrderOut(ResponseModel):
     items: list[OrderItemOut]
     history: list[HistoryOut]
     payment_proofs: list[PaymentProofOut]
+    delivery_location: DeliveryLocationOut | None
     created_at: datetime
     updated_at: datetime
 

@@ -60,6 +60,7 @@ def order(o, **extra) -> dict:
             "mediaUrl": p.media_url,
             "flags": p.flags,
         } for p in o.payment_proofs],
+        "deliveryLocation": o.delivery_location,
         "createdAt": o.created_at,
         "updatedAt": o.updated_at,
     }

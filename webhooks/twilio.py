@@ -76,6 +76,39 @@ def _media(form) -> list[dict]:
     return media
 
 
+# Twilio's form fields for what WhatsApp adds to a message (twilio.com/docs/messaging/guides/webhook-request,
+# "WhatsApp-specific parameters"), each kept under the name the bot reads it by.
+REFERRAL_FIELDS = {"ReferralHeadline": "headline", "ReferralBody": "body", "ReferralSourceUrl": "sourceUrl",
+                   "ReferralSourceType": "sourceType", "ReferralSourceId": "sourceId", "ReferralCtwaClid": "ctwaClid"}
+MAX_DETAIL_CHARS = 500
+
+
+def _details(form) -> dict | None:
+    """The message this one replies to (`OriginalRepliedMessageSid`), the quick-reply button tapped
+    (`ButtonPayload`, `ButtonText`), a shared location (`Latitude`, `Longitude`, `Address`, `Label`)
+    and the click-to-WhatsApp ad that brought it (`Referral…`); None when there is none of these."""
+    def text(name: str) -> str | None:
+        value = str(form.get(name) or "").strip()
+        return value[:MAX_DETAIL_CHARS] or None
+
+    details: dict = {}
+    if replied := text("OriginalRepliedMessageSid"):
+        details["repliedTo"] = replied[:64]
+    if (payload := text("ButtonPayload")) or text("ButtonText"):
+        details["button"] = {"payload": payload, "text": text("ButtonText")}
+    try:
+        latitude, longitude = float(form.get("Latitude", "")), float(form.get("Longitude", ""))
+    except ValueError:
+        latitude = longitude = None
+    if latitude is not None and abs(latitude) <= 90 and abs(longitude) <= 180:
+        details["location"] = {"latitude": latitude, "longitude": longitude,
+                               "address": text("Address"), "label": text("Label")}
+    referral = {key: value for name, key in REFERRAL_FIELDS.items() if (value := text(name))}
+    if referral:
+        details["referral"] = referral
+    return details or None
+
+
 async def inbound(request: web.Request) -> web.Response:
     try:
         posted, form = await _read_form(request, identifiers=("MessageSid", "SmsMessageSid", "From"))
@@ -94,7 +127,7 @@ async def inbound(request: web.Request) -> web.Response:
             tx, message_sid=str(sid)[:64], from_phone=str(sender)[:40], body=str(form.get("Body", ""))[:MAX_BODY_CHARS],
             media=media, wa_id=(str(form["WaId"])[:20] if form.get("WaId") else None),
             profile_name=(str(form["ProfileName"])[:200] if form.get("ProfileName") else None),
-            request_id=logcontext.current().get("request_id"))
+            request_id=logcontext.current().get("request_id"), details=_details(form))
         await tx.commit()
     if message_id is not None:
         # Answered by the responder, from the database: Twilio gets its answer now, whatever the

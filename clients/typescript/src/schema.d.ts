@@ -190,6 +190,25 @@ export interface components {
              */
             reason?: string;
         };
+        /**
+         * DeliveryLocationOut
+         * @description Where to deliver, as the customer shared it on WhatsApp (CONTRACT §4).
+         */
+        DeliveryLocationOut: {
+            /** Latitude */
+            latitude: number;
+            /** Longitude */
+            longitude: number;
+            /** Address */
+            address: string | null;
+            /** Label */
+            label: string | null;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+        };
         /** FieldError */
         FieldError: {
             /** Field */
@@ -318,6 +337,7 @@ export interface components {
             history: components["schemas"]["HistoryOut"][];
             /** Paymentproofs */
             paymentProofs: components["schemas"]["PaymentProofOut"][];
+            deliveryLocation: components["schemas"]["DeliveryLocationOut"] | null;
             /**
              * Createdat
              * Format: date-time
@@ -428,6 +448,7 @@ export interface components {
             history: components["schemas"]["HistoryOut"][];
             /** Paymentproofs */
             paymentProofs: components["schemas"]["PaymentProofOut"][];
+            deliveryLocation: components["schemas"]["DeliveryLocationOut"] | null;
             /**
              * Createdat
              * Format: date-time
