@@ -14,14 +14,15 @@ from bot import replies
 from bot.payment_texts import PaymentRead, check_amount, read_payment_text
 from bot.payments import is_payment_text, is_prefilled_order_message, is_receipt_media
 from bot.references import find_foreign_references, find_references
-from core import alerts, customers, orders, outbox, proofs
-from core.errors import NotAllowed, NotFound
+from core import accounts, alerts, customers, orders, outbox, proofs
+from core.errors import LinkRefused, NotAllowed, NotFound
 from core.models import Customer, InboundMessage, Order
 from core.status import Status
 
 GREETINGS = frozenset({"hi", "hello", "hey", "habari", "hujambo", "mambo", "jambo", "niaje", "sasa",
                        "good morning", "good afternoon", "good evening", "menu", "help", "start over"})
 MAX_RELAYED_CHARS = 600
+LINK_CODE = re.compile(rf"[a-z0-9]{{{accounts.LINK_CODE_LENGTH}}}")  # as `_plain` leaves a code
 # The evidence in a payment alert: with the alert's other lines (the customer's name may run to 200
 # characters) it stays within WhatsApp's 1,600, so the outbox never cuts the "Reply: confirm" line.
 MAX_EVIDENCE_CHARS = 1_200
@@ -68,6 +69,8 @@ async def customer_turn(uow, customer: Customer, message: InboundMessage) -> Non
 
     prefix = uow.settings.order_reference_prefix
     command, _, rest = word.partition(" ")
+    if command == "link" and LINK_CODE.fullmatch(rest):  # "link to the product?" is a question, not a code
+        return await _link(turn, rest)
     if command == "status":
         return await _status(turn)
     if command == "cancel":
@@ -93,6 +96,15 @@ async def customer_turn(uow, customer: Customer, message: InboundMessage) -> Non
         await turn.tell_admins("admin_unmatched_reference", reference=foreign[0], problem="is not one of our references")
         return await turn.say("foreign_reference", reference=foreign[0], prefix=prefix)
     await _relay(turn)
+
+
+async def _link(turn: Turn, code: str) -> None:
+    """`link <code>` from the storefront's profile page: proves this number belongs to that account."""
+    try:
+        account = await accounts.verify_phone(turn.uow, code, turn.customer.phone)
+    except LinkRefused as refused:
+        return await turn.say("link_refused_" + refused.why)
+    await turn.say("phone_linked", username=account.username)
 
 
 async def _opt(turn: Turn, *, opted_out: bool) -> None:

@@ -54,6 +54,7 @@ class NewOrder:
     reference: str | None = None
     total: Decimal | None = None
     item_count: int | None = None
+    account_id: str | None = None  # the signed-in buyer placing it (core/accounts.py)
 
 
 @dataclass
@@ -93,9 +94,11 @@ async def find_order(uow, key: str) -> OrderView:
 
 
 async def list_orders(uow, *, status: Status | None = None, search: str | None = None,
-                      phone: str | None = None, limit: int = 20, offset: int = 0) -> tuple[int, list[OrderView]]:
+                      phone: str | None = None, account_id: str | None = None, limit: int = 20,
+                      offset: int = 0) -> tuple[int, list[OrderView]]:
+    """`phone` and `account_id` together: the orders of either (a buyer's own and its verified phone's)."""
     return await views.order_page(uow, status=status.value if status else None, search=search, phone=phone,
-                                  limit=limit, offset=offset)
+                                  account_id=account_id, limit=limit, offset=offset)
 
 
 async def create_order(uow, new: NewOrder, actor: str = "storefront") -> Outcome:
@@ -130,7 +133,7 @@ async def create_order(uow, new: NewOrder, actor: str = "storefront") -> Outcome
                       customer_phone=phone, customer_address=new.customer_address or "", notes=new.notes or "",
                       status=Status.PENDING.value, payment_status=PaymentStatus.UNPAID.value, total=total,
                       item_count=item_count, content_hash=content_hash, stock_taken=False, created_at=now,
-                      updated_at=now, items=lines)
+                      updated_at=now, account_id=new.account_id, items=lines)
     # The reference's unique index decides, in the insert itself: no look-up first. A storefront's
     # reference already taken is a retried checkout (or another order); a generated one is drawn again.
     generated = reference is None

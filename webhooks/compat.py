@@ -87,6 +87,7 @@ def _order(o: OrderView) -> dict:
         } for i in o.items],
         "total": _money(o.total),
         "item_count": o.item_count,
+        "user": o.account_id,  # the signed-in buyer's account id; null for a guest, as that backend had it
         "created_at": _time(o.created_at),
         "updated_at": _time(o.updated_at),
     }

@@ -48,6 +48,14 @@ TABLE: dict[type[errors.DomainError], tuple[int, str, str, Callable]] = {
     errors.DuplicateBarcode: (409, "duplicate-barcode", "Barcode already used", lambda e: {}),
     errors.DuplicateProductId: (409, "duplicate-id", "Product id already used", lambda e: {}),
     errors.NotAllowed: (409, "not-allowed", "Not allowed", lambda e: {}),
+    errors.SignInRefused: (401, "sign-in-refused", "Unauthorized", lambda e: {"code": "no_active_account"}),
+    errors.SignInLocked: (429, "sign-in-locked", "Too many wrong passwords", lambda e: {"retryAfter": e.retry_after}),
+    errors.TokenRefused: (401, "token-not-valid", "Unauthorized", lambda e: {"code": "token_not_valid"}),
+    errors.Forbidden: (403, "forbidden", "Forbidden", lambda e: {}),
+}
+# Domain error -> the headers its answer carries besides
+HEADERS: dict[type[errors.DomainError], Callable] = {
+    errors.SignInLocked: lambda e: {"Retry-After": str(e.retry_after)},
 }
 
 
@@ -55,7 +63,10 @@ def from_domain(exc: errors.DomainError) -> web.Response:
     for cls in type(exc).__mro__:
         if cls in TABLE:
             status, slug, title, extra = TABLE[cls]
-            return problem(status, slug, title, str(exc), **extra(exc))
+            response = problem(status, slug, title, str(exc), **extra(exc))
+            if cls in HEADERS:
+                response.headers.update(HEADERS[cls](exc))
+            return response
     raise exc
 
 

@@ -76,6 +76,8 @@ class Problem(ResponseModel):
     total: MoneyOut | None = None  # price-mismatch: the total at catalog prices
     item_count: int | None = None  # price-mismatch
     available: int | None = None  # stock-below-zero
+    code: str | None = None  # token-not-valid, sign-in-refused: SimpleJWT's code
+    retry_after: int | None = None  # sign-in-locked, rate-limited: seconds, as the Retry-After header says
 
 
 class FieldError(ResponseModel):
@@ -303,6 +305,79 @@ class MessageOut(ResponseModel):
     sid: str | None
     kind: str | None
     error_code: str | None
+
+
+# --- accounts: SimpleJWT's wire format, snake_case in every mode (CONTRACT §2 Accounts) ------------
+
+Username = Annotated[str, Field(min_length=1, max_length=150, pattern=r"^[\w.@+-]+$")]
+Email = Annotated[str, Field(max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+PersonName = Annotated[str, Field(max_length=150)]
+Secret = Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class AuthRequest(RequestModel):
+    """Passwords are taken exactly as typed: no whitespace stripped."""
+
+    model_config = ConfigDict(str_strip_whitespace=False)
+
+
+class TokenObtain(AuthRequest):
+    username: Annotated[str, Field(min_length=1, max_length=150)]
+    password: Secret
+
+
+class TokenRefresh(AuthRequest):
+    refresh: Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class Register(AuthRequest):
+    username: Username
+    email: Email
+    password: Annotated[str, Field(min_length=8, max_length=1024)]
+    password_confirm: Secret
+    first_name: PersonName = ""
+    last_name: PersonName = ""
+    phone: Annotated[str, Field(max_length=40)] | None = None
+    # Sent by the storefront's sign-up form; accepted and ignored: registration always makes a buyer.
+    role: Literal["buyer", "seller", "admin"] | None = None
+    shopname: Annotated[str, Field(max_length=200)] | None = None
+    shopdes: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class ProfileUpdate(AuthRequest):
+    first_name: PersonName | None = None
+    last_name: PersonName | None = None
+    email: Email | None = None
+    phone: Annotated[str, Field(max_length=40)] | None = None  # null or "" clears it
+
+
+class UserOut(BaseModel):
+    """The account as the storefront reads it; `role` is admin, seller or buyer. `phone_verified`:
+    whether `link <code>` came from that phone, which is what opens its orders."""
+
+    id: str
+    username: str
+    email: str
+    role: Literal["admin", "seller", "buyer"]
+    first_name: str
+    last_name: str
+    phone: str | None
+    phone_verified: bool
+
+
+class TokenPair(BaseModel):
+    access: str
+    refresh: str
+    user: UserOut
+
+
+class AccessToken(BaseModel):
+    access: str
+
+
+class PhoneLink(ResponseModel):
+    code: str
+    whatsapp_url: str
 
 
 class Health(ResponseModel):
