@@ -88,6 +88,13 @@ class Product(Base):
     image_urls: Mapped[list] = mapped_column(JSON, default=list)
     description: Mapped[str] = mapped_column(Text, default="")
     category: Mapped[str] = mapped_column(String(100), default="")
+    # What the Django-era catalog carried besides (CONTRACT §2): kept and served back as they came.
+    subcategory: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    brand: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    rating: Mapped[Decimal | None] = mapped_column(Money, nullable=True)  # 0.00-5.00, two places like money
+    review_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    min_quantity: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    size_quantities: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # {"M": 4, "L": 0}
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -330,7 +330,8 @@ def _line_values(line: ItemView) -> dict:
 
 
 def _selling_price(product) -> Decimal:
-    return product.discounted_price if product.discounted_price is not None else product.price
+    """A discounted price of 0 (or none) is no discount (CONTRACT §2): the product sells at its price."""
+    return product.discounted_price if product.discounted_price else product.price
 
 
 def _check_client_figures(new: NewOrder, lines: list[ItemView], total: Decimal, item_count: int) -> None:

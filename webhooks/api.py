@@ -20,6 +20,7 @@ from webhooks.routing import Call, Route
 STAFF = STAFF_ROLES
 OWNER = frozenset({Role.ADMIN, Role.STAFF, Role.CUSTOMER})
 ANYONE_SIGNED_IN = OWNER
+DRF_LIST_LIMIT = 1000  # API_COMPAT=drf without `limit`: that storefront never pages
 
 
 def json(model, status: int = 200) -> web.Response:
@@ -30,7 +31,9 @@ def product_out(p: Product) -> s.ProductOut:
     return s.ProductOut(id=p.id, name=p.name, barcode=p.barcode, price=p.price, discounted_price=p.discounted_price,
                         stock_quantity=p.stock_quantity, in_stock=p.in_stock, sizes=p.sizes, colors=p.colors,
                         image_url=p.image_url, image_urls=p.image_urls, description=p.description,
-                        category=p.category, created_at=p.created_at, updated_at=p.updated_at)
+                        category=p.category, subcategory=p.subcategory, brand=p.brand, rating=None if p.rating is None else float(p.rating),
+                        review_count=p.review_count, min_quantity=p.min_quantity, size_quantities=p.size_quantities,
+                        created_at=p.created_at, updated_at=p.updated_at)
 
 
 # --- system -----------------------------------------------------------------------------------
@@ -119,18 +122,26 @@ def _buyer(call: Call) -> str | None:
     return token.account_id if token is not None and token.role == Role.CUSTOMER else None
 
 
-async def list_orders(call: Call) -> web.Response:
+def _limit(call: Call) -> int:
+    """The page size asked for; with API_COMPAT=drf and none asked, the 1,000 newest."""
     q = call.query
-    count, rows = await orders.list_orders(call.tx, status=q.status, search=q.search, limit=q.limit, offset=q.offset)
-    return respond(call, partial(shapes.page, count, q.limit, q.offset, rows), partial(compat.page, count, rows))
+    if "limit" not in q.model_fields_set and call.settings.api_compat == compat.DRF:
+        return DRF_LIST_LIMIT
+    return q.limit
+
+
+async def list_orders(call: Call) -> web.Response:
+    q, limit = call.query, _limit(call)
+    count, rows = await orders.list_orders(call.tx, status=q.status, search=q.search, limit=limit, offset=q.offset)
+    return respond(call, partial(shapes.page, count, limit, q.offset, rows), partial(compat.page, count, rows))
 
 
 async def my_orders(call: Call) -> web.Response:
     """A customer token's phone's orders; a buyer account's own orders and its verified phone's."""
-    q = call.query
+    q, limit = call.query, _limit(call)
     count, rows = await orders.list_orders(call.tx, phone=call.token.phone, account_id=call.token.account_id,
-                                           status=q.status, limit=q.limit, offset=q.offset)
-    return respond(call, partial(shapes.page, count, q.limit, q.offset, rows), partial(compat.page, count, rows))
+                                           status=q.status, limit=limit, offset=q.offset)
+    return respond(call, partial(shapes.page, count, limit, q.offset, rows), partial(compat.page, count, rows))
 
 
 async def get_order(call: Call) -> web.Response:

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DisconnectionError
 
 from core import errors
+from webhooks.keys import SETTINGS
 from webhooks.observe import Throttled
 
 log = logging.getLogger("orderdesk.http")
@@ -70,6 +71,21 @@ def from_domain(exc: errors.DomainError) -> web.Response:
     raise exc
 
 
+def with_drf_members(response: web.Response) -> web.Response:
+    """API_COMPAT=drf: the problem keeps its members and gains the two that storefront reads, `error`
+    (the title) and `details` (lines a person reads: the field errors, or a confirm's shortages)."""
+    body = json.loads(response.text)
+    if body.get("errors"):
+        details = [f"{e['field']}: {e['message']}" for e in body["errors"]]
+    elif body.get("shortages"):
+        details = [f"{s['name']} ({s['barcode']}): need {s['wanted']}, have {s['available']}" for s in body["shortages"]]
+    else:
+        details = [body["detail"]]
+    response.text = json.dumps({**body, "error": body["title"], "details": details}, default=str)
+    response.content_type = PROBLEM
+    return response
+
+
 def from_validation(exc: ValidationError, where: str = "body") -> web.Response:
     field_errors = []
     for err in exc.errors(include_url=False):
@@ -95,6 +111,14 @@ def _is_scalar(value: object) -> bool:
 
 @web.middleware
 async def problem_middleware(request: web.Request, handler):
+    response = await _answer(request, handler)
+    if (response.content_type == PROBLEM and request.app[SETTINGS].api_compat == "drf"
+            and request.path.startswith("/api/") and isinstance(response, web.Response)):
+        return with_drf_members(response)
+    return response
+
+
+async def _answer(request: web.Request, handler):
     try:
         return await handler(request)
     except errors.DomainError as exc:

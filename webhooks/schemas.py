@@ -78,6 +78,8 @@ class Problem(ResponseModel):
     available: int | None = None  # stock-below-zero
     code: str | None = None  # token-not-valid, sign-in-refused: SimpleJWT's code
     retry_after: int | None = None  # sign-in-locked, rate-limited: seconds, as the Retry-After header says
+    error: str | None = None  # API_COMPAT=drf: the title, as the Django-era storefront reads it
+    details: list[str] | None = None  # API_COMPAT=drf: the field errors or shortages, one line each
 
 
 class FieldError(ResponseModel):
@@ -95,7 +97,23 @@ class Shortage(ResponseModel):
 
 # --- products ---------------------------------------------------------------------------------
 
-class ProductCreate(RequestModel):
+Rating = Annotated[Decimal, Field(ge=0, le=5, max_digits=3, decimal_places=2)]
+SizeQuantities = Annotated[dict[Annotated[str, Field(max_length=50)], Annotated[Count, Field(ge=0, le=MAX_STOCK)]],
+                           Field(max_length=50)]
+
+
+class CatalogExtras(RequestModel):
+    """What the Django-era catalog carried besides; each may be null."""
+
+    subcategory: Annotated[str, Field(max_length=100)] | None = None
+    brand: Annotated[str, Field(max_length=100)] | None = None
+    rating: Rating | None = None
+    review_count: Annotated[Count, Field(ge=0, le=1_000_000_000)] | None = None
+    min_quantity: Annotated[Count, Field(ge=0, le=MAX_STOCK)] | None = None
+    size_quantities: SizeQuantities | None = None
+
+
+class ProductCreate(CatalogExtras):
     id: ProductId | None = None
     name: Annotated[str, Field(min_length=1, max_length=200)]
     barcode: Annotated[str, Field(min_length=1, max_length=64)]
@@ -124,7 +142,7 @@ def _documented_without_null(*fields: str):
 NOT_NULL = ("name", "barcode", "price", "stock_quantity", "sizes", "colors", "image_urls", "description", "category")
 
 
-class ProductUpdate(RequestModel):
+class ProductUpdate(CatalogExtras):
     model_config = ConfigDict(json_schema_extra=_documented_without_null(*NOT_NULL))
 
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
@@ -175,6 +193,12 @@ class ProductOut(ResponseModel):
     image_urls: list[str]
     description: str
     category: str
+    subcategory: str | None = None
+    brand: str | None = None
+    rating: float | None = None  # 0 to 5
+    review_count: int | None = None
+    min_quantity: int | None = None
+    size_quantities: dict[str, int] | None = None  # stock per size, as the catalog had it
     created_at: datetime
     updated_at: datetime
 
