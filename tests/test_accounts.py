@@ -194,6 +194,17 @@ async def test_a_stale_token_sent_to_sign_in_is_ignored(client, uow):
     assert response.status == 200, await response.text()
 
 
+async def test_the_development_key_is_kept_in_the_database_so_every_process_reads_the_token(
+        client, aiohttp_client, settings, clock, uow):
+    await make_user(uow, "wanjiku", "admin")
+    session = await tokens_of(client, "wanjiku")
+    another_process = await aiohttp_client(create_app(settings, clock=clock))
+    other_key = await aiohttp_client(create_app(settings.model_copy(update={"secret_key": "k" * 48}), clock=clock))
+
+    assert (await another_process.get("/api/orders/", headers=bearer(session["access"]))).status == 200
+    await problem_of(await other_key.get("/api/orders/", headers=bearer(session["access"])), 401)
+
+
 # --- disabled accounts and the lockout ------------------------------------------------------------
 
 async def test_disabling_an_account_ends_its_sessions_at_once(client, uow):
@@ -382,6 +393,21 @@ async def test_a_link_code_works_for_15_minutes(wa, clock):
     assert "expired" in reply
     profile = await (await client.get("/api/auth/profile/", headers=bearer(refreshed["access"]))).json()
     assert profile["phone_verified"] is False
+
+
+async def test_changing_the_phone_drops_the_trust_in_the_old_one(client, uow, admin):
+    shirt = await make_product(client, admin)
+    order = await place_order(client, (shirt, 1), phone=CUSTOMER_PHONE)
+    await make_user(uow, "bea", phone=CUSTOMER_PHONE)  # verified: the shop vouched for it
+    headers = bearer((await tokens_of(client, "bea"))["access"])
+    before = await (await client.get("/api/orders/my-orders/", headers=headers)).json()
+
+    changed = await (await client.patch("/api/auth/profile/", headers=headers, json={"phone": STRANGER_PHONE})).json()
+    after = await (await client.get("/api/orders/my-orders/", headers=headers)).json()
+
+    assert [o["id"] for o in before["results"]] == [order["id"]]
+    assert changed["phone"] == STRANGER_PHONE and changed["phone_verified"] is False
+    assert after["count"] == 0
 
 
 async def test_a_question_that_starts_with_link_is_relayed_not_taken_for_a_code(wa):
