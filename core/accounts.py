@@ -175,6 +175,10 @@ async def sign_in(uow, passwords: Passwords, tokens: Tokens, username: str, pass
     async with uow() as tx:
         account = await tx.session.get(Account, account.id, with_for_update=True)
         now = tx.now()
+        # Checked again under the row lock: guesses sent all at once passed the first check together,
+        # and those verified after the one that locked the account learn nothing, right or wrong.
+        if account.locked_until is not None and now < account.locked_until:
+            raise SignInLocked(max(1, math.ceil((account.locked_until - now).total_seconds())))
         if not good:
             _count_wrong(account, now)
             await tx.commit()

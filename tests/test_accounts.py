@@ -2,6 +2,7 @@
 disabled accounts, and a phone trusted only once `link <code>` comes from it on WhatsApp."""
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -240,6 +241,16 @@ async def test_ten_wrong_passwords_lock_sign_in_for_60_s_then_one_try_is_allowed
     await problem_of(locked_again, 429)
     assert right.status == 200, await right.text()
     await problem_of(counted_afresh, 401)
+
+
+async def test_guesses_sent_all_at_once_are_counted_not_raced_past(client, uow):
+    await make_user(uow, "wanjiku", "admin")
+
+    answers = await asyncio.gather(*(sign_in(client, "wanjiku", f"guess {n}") for n in range(12)))
+    right = await sign_in(client, "wanjiku")
+
+    assert sorted(a.status for a in answers) == [401] * 10 + [429] * 2
+    await problem_of(right, 429)
 
 
 async def test_wrong_passwords_older_than_15_minutes_do_not_count(client, uow, clock):
