@@ -112,8 +112,9 @@ def _is_scalar(value: object) -> bool:
 @web.middleware
 async def problem_middleware(request: web.Request, handler):
     response = await _answer(request, handler)
-    if (response.content_type == PROBLEM and request.app[SETTINGS].api_compat == "drf"
-            and request.path.startswith("/api/") and isinstance(response, web.Response)):
+    # The status first: a success (nearly every answer) costs one comparison here.
+    if (response.status >= 400 and request.app[SETTINGS].api_compat == "drf" and isinstance(response, web.Response)
+            and response.content_type == PROBLEM and request.path.startswith("/api/")):
         return with_drf_members(response)
     return response
 
