@@ -17,8 +17,8 @@ from bot.payment_texts import PaymentRead, check_amount
 from bot.payments import is_receipt_media
 from bot.reading import read_message
 from bot.references import find_foreign_references, find_references
-from core import alerts, customers, orders, outbox, proofs
-from core.errors import NotAllowed, NotFound
+from core import accounts, alerts, customers, orders, outbox, proofs
+from core.errors import LinkRefused, NotAllowed, NotFound
 from core.models import Customer, InboundMessage, Order
 from core.references import plain_dashes
 from core.status import Status
@@ -26,6 +26,7 @@ from core.status import Status
 GREETINGS = frozenset({"hi", "hello", "hey", "habari", "hujambo", "mambo", "jambo", "niaje", "sasa",
                        "good morning", "good afternoon", "good evening", "menu", "help", "start over"})
 MAX_RELAYED_CHARS = 600
+LINK_CODE = re.compile(rf"[a-z0-9]{{{accounts.LINK_CODE_LENGTH}}}")  # as `_plain` leaves a code
 # The evidence in a payment alert: with the alert's other lines (the customer's name may run to 200
 # characters) it stays within WhatsApp's 1,600, so the outbox never cuts the "Reply: confirm" line.
 MAX_EVIDENCE_CHARS = 1_200
@@ -99,6 +100,8 @@ async def _answer(turn: Turn) -> None:
     if context.command == "cancel":
         return await _cancel(turn, in_context)
     command, _, rest = word.partition(" ")
+    if command == "link" and LINK_CODE.fullmatch(rest):  # "link to the product?" is a question, not a code
+        return await _link(turn, rest)
     if command == "status":
         return await _status(turn)
     if command == "cancel":
@@ -146,6 +149,15 @@ async def _contact(turn: Turn) -> None:
         await turn.tell_admins("admin_contact", order=f" about {order.reference}" if order else "",
                                contacts="a contact card (not read: Twilio is not configured)")
     await turn.say("relay_ack", prompt=True)
+
+
+async def _link(turn: Turn, code: str) -> None:
+    """`link <code>` from the storefront's profile page: proves this number belongs to that account."""
+    try:
+        account = await accounts.verify_phone(turn.uow, code, turn.customer.phone)
+    except LinkRefused as refused:
+        return await turn.say("link_refused_" + refused.why)
+    await turn.say("phone_linked", username=account.username)
 
 
 async def _opt(turn: Turn, *, opted_out: bool) -> None:

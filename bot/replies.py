@@ -48,6 +48,12 @@ TEXTS: dict[str, str] = {
     "location_no_order": ("📍 Thank you, we have your location ({place}) and the shop has been told. "
                           "We have no open order from this number: if you have one, send its reference "
                           "(like {example})."),
+    "phone_linked": ("Done ✅ This number is now linked to your {shop} account {username}: your orders placed "
+                     "with it show in your order history."),
+    "link_refused_unknown": ("That link code is unknown or has expired. Ask for a new one on your profile page "
+                             "and send it within 15 minutes."),
+    "link_refused_other_phone": ("That link code was made for another phone number. Set this number on your "
+                                 "profile page first, then send the new code from here."),
     # admins
     "admin_new_order": "🛒 New order {reference}: {name} {phone}, {items}, total {total}.",
     "admin_payment_report": ("💰 Payment report for {reference}: {name} {phone}{ad}, total {total}.\n{evidence}\n"

@@ -12,7 +12,8 @@ from core.errors import DuplicateBarcode, DuplicateProductId, NotFound
 from core.models import Product
 
 # Fields a PATCH may change; stock goes through `stock.adjust` so it leaves a movement.
-EDITABLE = ("name", "barcode", "price", "discounted_price", "sizes", "colors", "image_urls", "description", "category")
+EDITABLE = ("name", "barcode", "price", "discounted_price", "sizes", "colors", "image_urls", "description", "category",
+            "subcategory", "brand", "rating", "review_count", "min_quantity", "size_quantities")
 
 
 @dataclass

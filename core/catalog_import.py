@@ -1,8 +1,9 @@
 """Moving an existing catalog in, ids kept (CONTRACT §2, "The storefront that exists").
 
 The rows are the Django-era backend's product list: `id, name, description, barcode, category,
-price, discountedPrice, quantity, inStock, sizes, colors, imagePaths, primaryImage, createdAt,
-updatedAt` (snake_case spellings accepted too), from a JSON array or CSV with those columns.
+subcategory, brand, price, discountedPrice, quantity, inStock, sizes, colors, sizeQuantities,
+minQuantity, rating, reviewCount, imagePaths, primaryImage, createdAt, updatedAt` (snake_case
+spellings accepted too). A discountedPrice of 0 is no discount and is kept as none, from a JSON array or CSV with those columns.
 A row updates the product with its id, else the one with its barcode, else creates one. Stock of
 a product already here is the shop's live count, so it changes only when asked (`stock=True`).
 Running the same file again changes nothing. A bad row is reported with its reason and skipped;
@@ -41,10 +42,18 @@ KEYS = {
     "primary_image": ("primaryImage", "primary_image", "imageUrl", "image_url"),
     "description": ("description",),
     "category": ("category",),
+    "subcategory": ("subcategory",),
+    "brand": ("brand",),
+    "rating": ("rating",),
+    "review_count": ("reviewCount", "review_count"),
+    "min_quantity": ("minQuantity", "min_quantity"),
+    "size_quantities": ("sizeQuantities", "size_quantities"),
     "created_at": ("createdAt", "created_at"),
 }
 # Product fields a row can set, and how long each may be
 TEXT_LIMITS = {"name": 200, "barcode": 64, "category": 100, "description": 2000}
+OPTIONAL_TEXT_LIMITS = {"subcategory": 100, "brand": 100}  # blank is none
+MAX_RATING, MAX_REVIEWS, MAX_SIZES = Decimal("5"), 1_000_000_000, 50
 LIST_LIMITS = {"sizes": (50, 50), "colors": (50, 50), "image_urls": (20, 2000)}  # (entries, characters each)
 
 
@@ -142,7 +151,8 @@ def parse_row(raw: object) -> Incoming:
     fields["price"] = _money(present["price"], "price")
     if "discounted_price" in present:
         value = present["discounted_price"]
-        fields["discounted_price"] = None if _blank(value) else _money(value, "discountedPrice")
+        discount = None if _blank(value) else _money(value, "discountedPrice")
+        fields["discounted_price"] = discount or None  # 0 is no discount: the product sells at its price
     for name in ("sizes", "colors"):
         if name in present:
             fields[name] = _list(present[name], name, *LIST_LIMITS[name])
@@ -153,6 +163,16 @@ def parse_row(raw: object) -> Incoming:
             primary = _text(primary, "primaryImage", LIST_LIMITS["image_urls"][1])
             images = [primary] + [i for i in images if i != primary]  # an order item shows the first image
         fields["image_urls"] = images[:LIST_LIMITS["image_urls"][0]]
+    for name, limit in OPTIONAL_TEXT_LIMITS.items():
+        if name in present:
+            fields[name] = _text(present[name], name, limit) or None
+    if "rating" in present:
+        fields["rating"] = None if _blank(present["rating"]) else _rating(present["rating"])
+    for name, label, most in (("review_count", "reviewCount", MAX_REVIEWS), ("min_quantity", "minQuantity", MAX_STOCK)):
+        if name in present:
+            fields[name] = None if _blank(present[name]) else _count(present[name], label, most)
+    if "size_quantities" in present:
+        fields["size_quantities"] = _size_quantities(present["size_quantities"])
     quantity = None if _blank(present.get("quantity")) else _count(present["quantity"])
     return Incoming(_id(present.get("id")), fields, quantity, _time(present.get("created_at")))
 
@@ -198,18 +218,41 @@ def _money(value, name: str) -> Decimal:
     return amount.quantize(CENTS)
 
 
-def _count(value) -> int:
+def _count(value, name: str = "quantity", most: int = MAX_STOCK) -> int:
     try:
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise ValueError
         number = Decimal(str(value).strip())
-        if number != number.to_integral_value():
+        if not number.is_finite() or number != number.to_integral_value():
             raise ValueError
     except (ValueError, InvalidOperation):
-        raise RowError(f"bad quantity {value!r}: must be a whole number") from None
-    if not 0 <= number <= MAX_STOCK:
-        raise RowError(f"bad quantity {value!r}: must be between 0 and {MAX_STOCK}")
+        raise RowError(f"bad {name} {value!r}: must be a whole number") from None
+    if not 0 <= number <= most:
+        raise RowError(f"bad {name} {value!r}: must be between 0 and {most}")
     return int(number)
+
+
+def _rating(value) -> Decimal:
+    rating = _money(value, "rating")
+    if rating > MAX_RATING:
+        raise RowError(f"bad rating {value!r}: must be between 0 and {MAX_RATING}")
+    return rating
+
+
+def _size_quantities(value) -> dict | None:
+    """`{"M": 4, "L": 0}`, or (as a CSV cell holds it) JSON text of one; blank is none."""
+    if _blank(value):
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise RowError(f"bad sizeQuantities {_short(value)!r}: not a JSON object of size -> count") from None
+    if not isinstance(value, dict):
+        raise RowError(f"bad sizeQuantities: expected an object of size -> count, got {type(value).__name__}")
+    if len(value) > MAX_SIZES:
+        raise RowError(f"bad sizeQuantities: {len(value)} sizes, at most {MAX_SIZES}")
+    return {_text(size, "sizeQuantities", 50): _count(count, f"sizeQuantities[{size}]") for size, count in value.items()}
 
 
 def _list(value, name: str, max_entries: int, max_chars: int) -> list[str]:

@@ -145,3 +145,53 @@ class NotAllowed(DomainError):
 
     def __str__(self) -> str:
         return self.reason
+
+
+# --- accounts (core/accounts.py) ---------------------------------------------------------------
+
+class SignInRefused(DomainError):
+    """A wrong username or password, or a disabled account: one answer for all, as SimpleJWT gives."""
+
+    def __str__(self) -> str:
+        return "No active account found with the given credentials."
+
+
+@dataclass
+class SignInLocked(DomainError):
+    """Too many wrong passwords for one username: no password is checked for `retry_after` seconds."""
+
+    retry_after: int
+
+    def __str__(self) -> str:
+        return f"Too many wrong passwords for this account; try again in {self.retry_after} s."
+
+
+@dataclass
+class TokenRefused(DomainError):
+    """An account token that is expired, revoked, malformed or of the wrong kind."""
+
+    reason: str = "The token is invalid or expired."
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+@dataclass
+class Forbidden(DomainError):
+    """The caller is known but this is not theirs to do."""
+
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+@dataclass
+class LinkRefused(DomainError):
+    """A `link <code>` that verifies nothing: `why` is `unknown` (no such code, or expired) or `other_phone`."""
+
+    why: str
+
+    def __str__(self) -> str:
+        return {"unknown": "That code is unknown or has expired.",
+                "other_phone": "That code was made for another phone number."}[self.why]

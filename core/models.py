@@ -88,6 +88,13 @@ class Product(Base):
     image_urls: Mapped[list] = mapped_column(JSON, default=list)
     description: Mapped[str] = mapped_column(Text, default="")
     category: Mapped[str] = mapped_column(String(100), default="")
+    # What the Django-era catalog carried besides (CONTRACT §2): kept and served back as they came.
+    subcategory: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    brand: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    rating: Mapped[Decimal | None] = mapped_column(Money, nullable=True)  # 0.00-5.00, two places like money
+    review_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    min_quantity: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    size_quantities: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # {"M": 4, "L": 0}
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -139,6 +146,9 @@ class Order(Base):
     delivery_location: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The signed-in buyer who placed it (core/accounts.py); None for a guest. No foreign key: added by
+    # a plain ADD COLUMN (migration 0008), and accounts are disabled, never deleted.
+    account_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
 
     items: Mapped[list[OrderItem]] = relationship(
         back_populates="order", order_by="OrderItem.position", cascade="all, delete-orphan"
@@ -206,6 +216,57 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Account(Base):
+    """A storefront sign-in (CONTRACT §2 Accounts). `role` is orderdesk's (admin, staff, customer);
+    the storefront calls them admin, seller, buyer. `phone` is what the person typed; only
+    `verified_phone` (proven by `link <code>` from WhatsApp) opens that number's orders."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    email: Mapped[str] = mapped_column(String(254), default="")
+    first_name: Mapped[str] = mapped_column(String(150), default="")
+    last_name: Mapped[str] = mapped_column(String(150), default="")
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    verified_phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    # The code of a pending `link <code>`, and until when it works.
+    link_code: Mapped[str | None] = mapped_column(String(16), nullable=True, unique=True)
+    link_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Wrong passwords since `first_failed_at` (the lockout rule), and the end of a lockout.
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
+    first_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class AccountSession(Base):
+    """One sign-in: its refresh token's id. Every access token names its session, so revoking the
+    session (or disabling the account) ends both tokens at once."""
+
+    __tablename__ = "account_sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class AppSecret(Base):
+    """Secrets the shop did not set: in development, the key that signs account tokens."""
+
+    __tablename__ = "app_secrets"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Customer(Base):

@@ -54,6 +54,7 @@ class NewOrder:
     reference: str | None = None
     total: Decimal | None = None
     item_count: int | None = None
+    account_id: str | None = None  # the signed-in buyer placing it (core/accounts.py)
 
 
 @dataclass
@@ -98,9 +99,11 @@ async def find_order(uow, key: str) -> OrderView:
 
 
 async def list_orders(uow, *, status: Status | None = None, search: str | None = None,
-                      phone: str | None = None, limit: int = 20, offset: int = 0) -> tuple[int, list[OrderView]]:
+                      phone: str | None = None, account_id: str | None = None, limit: int = 20,
+                      offset: int = 0) -> tuple[int, list[OrderView]]:
+    """`phone` and `account_id` together: the orders of either (a buyer's own and its verified phone's)."""
     return await views.order_page(uow, status=status.value if status else None, search=search, phone=phone,
-                                  limit=limit, offset=offset)
+                                  account_id=account_id, limit=limit, offset=offset)
 
 
 async def create_order(uow, new: NewOrder, actor: str = "storefront") -> Outcome:
@@ -135,7 +138,7 @@ async def create_order(uow, new: NewOrder, actor: str = "storefront") -> Outcome
                       customer_phone=phone, customer_address=new.customer_address or "", notes=new.notes or "",
                       status=Status.PENDING.value, payment_status=PaymentStatus.UNPAID.value, total=total,
                       item_count=item_count, content_hash=content_hash, stock_taken=False, created_at=now,
-                      updated_at=now, items=lines)
+                      updated_at=now, account_id=new.account_id, items=lines)
     # The reference's unique index decides, in the insert itself: no look-up first. A storefront's
     # reference already taken is a retried checkout (or another order); a generated one is drawn again.
     generated = reference is None
@@ -347,7 +350,8 @@ def _line_values(line: ItemView) -> dict:
 
 
 def _selling_price(product) -> Decimal:
-    return product.discounted_price if product.discounted_price is not None else product.price
+    """A discounted price of 0 (or none) is no discount (CONTRACT §2): the product sells at its price."""
+    return product.discounted_price if product.discounted_price else product.price
 
 
 def _check_client_figures(new: NewOrder, lines: list[ItemView], total: Decimal, item_count: int) -> None:

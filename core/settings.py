@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Annotated, Literal
 
 import phonenumbers
-from pydantic import ValidationError, field_validator, model_validator
+from pydantic import ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -56,7 +56,10 @@ EXAMPLES = {
     "whatsapp_templates": '{"order_status": "HX..."}',
     "admin_alert_new_orders": "true", "trust_proxy_headers": "false",
     "log_format": "json or text", "log_level": "info",
+    "secret_key": "the output of: python -c 'import secrets; print(secrets.token_urlsafe(48))'",
+    "access_token_lifetime": "15m", "refresh_token_lifetime": "7d",
 }
+MIN_SECRET_KEY = 32  # characters: HS256 wants a key at least as long as its hash
 # The message kinds a WhatsApp template may carry across the 24-hour window (CONTRACT §5).
 TEMPLATE_KINDS = ("order_status", "payment_reminder", "admin_alert", "payment_received")
 # The drivers orderdesk runs on, by the URL schemes platforms and people write.
@@ -132,6 +135,11 @@ class Settings(BaseSettings):
     rate_limit_orders_per_minute: int | None = None  # per client IP, counted per process
     rate_limit_inbound_per_minute: int | None = None  # per sender, counted in the database
     trust_proxy_headers: bool = False  # take the client IP from the first X-Forwarded-For hop
+    # Storefront accounts (CONTRACT §2): the key that signs their tokens (unset in development: a random
+    # one is kept in the database; required in production), and how long the tokens live.
+    secret_key: str | None = None
+    access_token_lifetime: timedelta = timedelta(minutes=15)
+    refresh_token_lifetime: timedelta = timedelta(days=7)
 
     @field_validator("admin_phones", "cors_allowed_origins", mode="before")
     @classmethod
@@ -206,10 +214,22 @@ class Settings(BaseSettings):
         return value.strip().lower() if isinstance(value, str) else value  # `DRF` is a typo worth forgiving
 
     @field_validator("handover_quiet", "payment_reminder_after", "pending_expiry_after", "job_sweep_interval",
-                     mode="before")
+                     "access_token_lifetime", "refresh_token_lifetime", mode="before")
     @classmethod
-    def _duration(cls, value: object) -> object:
-        return parse_duration(value) if isinstance(value, str) else value
+    def _duration(cls, value: object, info: ValidationInfo) -> object:
+        value = parse_duration(value) if isinstance(value, str) else value
+        if value is None and info.field_name.endswith("_token_lifetime"):
+            raise ValueError("a token needs a lifetime; it cannot be off")
+        return value
+
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _secret(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip() or None
+            if value is not None and len(value) < MIN_SECRET_KEY:
+                raise ValueError(f"{len(value)} characters is too short to sign tokens; use at least {MIN_SECRET_KEY}")
+        return value
 
     @field_validator("max_pending_orders_per_phone", "rate_limit_orders_per_minute", "rate_limit_inbound_per_minute",
                      mode="before")

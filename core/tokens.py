@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import bindparam, select
@@ -19,6 +20,21 @@ class Role(StrEnum):
 
 
 STAFF_ROLES = frozenset({Role.ADMIN, Role.STAFF})
+
+
+@dataclass(frozen=True, slots=True)
+class Bearer:
+    """Who is calling: an API token (`account_id` None) or a signed-in account (core/accounts.py).
+    `phone` is the token's phone, or the account's verified one."""
+
+    name: str
+    role: str
+    phone: str | None
+    account_id: str | None = None
+
+    @property
+    def actor(self) -> str:
+        return f"account:{self.name}" if self.account_id else f"token:{self.name}"
 
 
 _tokens = ApiToken.__table__
@@ -54,7 +70,8 @@ async def list_tokens(uow) -> list[ApiToken]:
         select(ApiToken).where(ApiToken.revoked_at.is_(None)).order_by(ApiToken.id))).scalars())
 
 
-async def authenticate(uow, token: str):
-    """The live token's (name, role, phone), or None. Read on every request, never cached: a token
-    revoked from the CLI or by another process stops working at once."""
-    return (await uow.execute(LIVE_TOKEN, {"token_hash": _hash(token)})).first()
+async def authenticate(uow, token: str) -> Bearer | None:
+    """The live token as a Bearer, or None. Read on every request, never cached: a token revoked
+    from the CLI or by another process stops working at once."""
+    row = (await uow.execute(LIVE_TOKEN, {"token_hash": _hash(token)})).first()
+    return None if row is None else Bearer(row.name, row.role, row.phone)

@@ -24,7 +24,8 @@ orders_t, items_t, history_t, proofs_t = (Order.__table__, OrderItem.__table__, 
 ORDER_COLUMNS = (orders_t.c.id, orders_t.c.reference, orders_t.c.customer_name, orders_t.c.customer_phone,
                  orders_t.c.customer_address, orders_t.c.notes, orders_t.c.status, orders_t.c.payment_status,
                  orders_t.c.total, orders_t.c.item_count, orders_t.c.content_hash, orders_t.c.stock_taken,
-                 orders_t.c.created_at, orders_t.c.updated_at, orders_t.c.delivery_location)
+                 orders_t.c.created_at, orders_t.c.updated_at, orders_t.c.delivery_location,
+                 orders_t.c.account_id)
 ITEM_COLUMNS = (items_t.c.id, items_t.c.order_id, items_t.c.product_id, items_t.c.product_name,
                 items_t.c.product_barcode, items_t.c.product_image, items_t.c.quantity, items_t.c.unit_price,
                 items_t.c.selected_size, items_t.c.selected_color)
@@ -91,6 +92,7 @@ class OrderView:
     created_at: datetime
     updated_at: datetime
     delivery_location: dict | None = None
+    account_id: str | None = None  # the buyer's account that placed it; None for a guest
     items: list[ItemView] = field(default_factory=list)
     history: list[EventView] = field(default_factory=list)
     payment_proofs: list[ProofView] = field(default_factory=list)
@@ -234,22 +236,27 @@ def _search_terms(search: str | None, dialect: str) -> tuple[str | None, dict]:
     return ("indexed" if len(usable) >= TRIGRAM else "scan"), parameters
 
 
-def _statement(dialect: str, what: str, status: bool, phone: bool, search: str | None):
+def _statement(dialect: str, what: str, status: bool, phone: bool, account: bool, search: str | None):
     """The count, or the page's ids ("count", "ids in order": walking the index newest first, "ids by
     match": the matches, sorted), for this shape of query, built once; values come as parameters."""
-    key = (dialect, what, status, phone, search)
+    key = (dialect, what, status, phone, account, search)
     if key not in _STATEMENTS:
         where = []
         if status:
             where.append(orders_t.c.status == bindparam("status"))
+        owners = []
         if phone:
-            where.append(orders_t.c.customer_phone == bindparam("phone"))
+            owners.append(orders_t.c.customer_phone == bindparam("phone"))
+        if account:
+            owners.append(orders_t.c.account_id == bindparam("account_id"))
+        if owners:
+            where.append(or_(*owners))
         if search == "scan" or (search and what == "ids in order"):
             where.append(_substring(dialect))
         elif search:
             where.append(_indexed(dialect))
         if what == "count":
-            only_fts = dialect == "sqlite" and search == "indexed" and not (status or phone)
+            only_fts = dialect == "sqlite" and search == "indexed" and not (status or phone or account)
             _STATEMENTS[key] = FTS_COUNT if only_fts else select(func.count()).select_from(orders_t).where(*where)
         elif what in ("ids in order", "rows in order"):
             _STATEMENTS[key] = (select(*(ORDER_COLUMNS if what == "rows in order" else (orders_t.c.id,)))
@@ -265,13 +272,14 @@ def _statement(dialect: str, what: str, status: bool, phone: bool, search: str |
 
 
 async def order_page(uow, *, status: str | None = None, search: str | None = None, phone: str | None = None,
-                     limit: int = 20, offset: int = 0) -> tuple[int, list[OrderView]]:
-    """(how many orders match, the page of them newest first, whole)."""
+                     account_id: str | None = None, limit: int = 20, offset: int = 0) -> tuple[int, list[OrderView]]:
+    """(how many orders match, the page of them newest first, whole). `phone` and `account_id` together
+    match the orders of either."""
     dialect = uow.conn.dialect.name
     how, parameters = _search_terms(search, dialect)
-    parameters.update(status=status, phone=phone, limit=limit, offset=offset)
-    shape = (bool(status), bool(phone), how)
-    if how or phone:
+    parameters.update(status=status, phone=phone, account_id=account_id, limit=limit, offset=offset)
+    shape = (bool(status), bool(phone), bool(account_id), how)
+    if how or phone or account_id:
         count = await uow.scalar(_statement(dialect, "count", *shape), parameters)
     else:
         count = await tallies.count(uow, "orders", status)  # exact, without counting the rows

@@ -50,7 +50,8 @@ def cmd_serve(args, settings: Settings) -> int:
     if settings.orderdesk_env == "production":
         missing = [n for n, v in (("TWILIO_ACCOUNT_SID", settings.twilio_account_sid),
                                   ("TWILIO_AUTH_TOKEN", settings.twilio_auth_token),
-                                  ("ADMIN_PHONES", settings.admin_phones)) if not v]
+                                  ("ADMIN_PHONES", settings.admin_phones),
+                                  ("SECRET_KEY", settings.secret_key)) if not v]
         if missing:
             print(f"ORDERDESK_ENV=production needs {' and '.join(missing)}; refusing to start.", file=sys.stderr)
             return 2
@@ -125,6 +126,56 @@ def cmd_token(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_user(args, settings: Settings) -> int:
+    """`user create`: a storefront account (its password asked twice, or read from --password-stdin);
+    `user disable`: no more sign-ins, and every session of it ends now."""
+    from core import accounts
+    from core.errors import DomainError
+
+    try:
+        if args.user_command == "create":
+            password = _read_password(args.password_stdin)
+            if password is None:
+                return 1
+            new = accounts.NewAccount(username=args.username, password=password, role=accounts.ROLES[args.role],
+                                      email=args.email or "", phone=args.phone, phone_verified=True)
+
+            async def create():
+                password_hash = await accounts.hash_for(accounts.Passwords(), settings, new)
+                return await _in_transaction(settings, lambda tx: accounts.create_account(tx, new, password_hash))
+
+            account = asyncio.run(create())
+            phone = f", phone {account.verified_phone} (verified)" if account.verified_phone else ""
+            print(f"created {args.role} account {account.username!r}{phone}")
+        else:
+            asyncio.run(_in_transaction(settings, lambda tx: accounts.disable_account(tx, args.username)))
+            print(f"disabled {args.username!r}; its sessions have ended")
+    except DomainError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+MIN_PASSWORD = 8
+
+
+def _read_password(from_stdin: bool) -> str | None:
+    """The new account's password, or None after saying (one line) why there is none."""
+    import getpass
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("the two passwords differ; nothing created", file=sys.stderr)
+            return None
+    if len(password) < MIN_PASSWORD:
+        print(f"the password needs at least {MIN_PASSWORD} characters; nothing created", file=sys.stderr)
+        return None
+    return password
+
+
 def cmd_seed_demo(args, settings: Settings) -> int:
     from core import catalog
 
@@ -186,7 +237,10 @@ def _port(value: str) -> int:
 
 # Commands that read or write the shop's database, and refuse one that is missing or behind the code
 # (serve checks for itself, waiting for the database a while; doctor reports; db upgrade creates).
-USES_DATABASE = (cmd_token, cmd_seed_demo, cmd_catalog, cmd_jobs, cmd_outbox, cmd_chat)
+USES_DATABASE = (cmd_token, cmd_user, cmd_seed_demo, cmd_catalog, cmd_jobs, cmd_outbox, cmd_chat)
+
+
+ROLE_CHOICES = ("admin", "seller", "buyer")  # as the storefront names them (core/accounts.py ROLES)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -226,6 +280,20 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("name")
     token_sub.add_parser("list", help="the live tokens' names, roles and phones (never the tokens)")
     token.set_defaults(func=cmd_token)
+
+    user = sub.add_parser("user", help="storefront sign-in accounts")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    make = user_sub.add_parser("create", help="create an account; the password is asked for (twice)")
+    make.add_argument("--username", required=True)
+    make.add_argument("--role", required=True, choices=list(ROLE_CHOICES),
+                      help="admin: everything; seller: orders and stock (staff); buyer: their own orders (customer)")
+    make.add_argument("--phone", help="their WhatsApp number, trusted as verified (E.164, or as written in "
+                                      "DEFAULT_REGION)")
+    make.add_argument("--email", help="their email address")
+    make.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    stop = user_sub.add_parser("disable", help="no more sign-ins; every session of the account ends at once")
+    stop.add_argument("username")
+    user.set_defaults(func=cmd_user)
 
     seed = sub.add_parser("seed-demo", help="load the demo catalog (idempotent)")
     seed.add_argument("--if-empty", action="store_true", help="only when the catalog has no products at all")

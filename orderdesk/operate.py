@@ -132,6 +132,8 @@ async def doctor(settings: Settings) -> int:
     check(bool(settings.whatsapp_templates.get("admin_alert")), "admins' alerts cross the 24-hour window "
           "(admin_alert template)", "no admin_alert template in WHATSAPP_TEMPLATES: an admin who has not "
           "written for 24 hours hears nothing", production_only=True)
+    check(bool(settings.secret_key), "SECRET_KEY signs account tokens",
+          "SECRET_KEY is not set: account tokens are signed with a key kept in the database", production_only=True)
     check(settings.public_base_url.startswith("https://"), f"PUBLIC_BASE_URL is {settings.public_base_url}",
           f"PUBLIC_BASE_URL is {settings.public_base_url}; Twilio needs a public https URL", production_only=True)
     base = settings.public_base_url.rstrip("/")

@@ -15,7 +15,8 @@ from pathlib import Path
 
 # Settings a developer's shell may carry that would change what these tests see.
 _SCRUB = ("DATABASE_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "API_COMPAT", "CORS_ALLOWED_ORIGINS",
-          "ORDERDESK_ENV", "ADMIN_PHONES", "PUBLIC_BASE_URL")
+          "ORDERDESK_ENV", "ADMIN_PHONES", "PUBLIC_BASE_URL", "SECRET_KEY", "ACCESS_TOKEN_LIFETIME",
+          "REFRESH_TOKEN_LIFETIME")
 
 
 def free_port() -> int:
@@ -39,9 +40,9 @@ class LiveServer:
         self.process: subprocess.Popen | None = None
         self.admin_token = ""
 
-    def cli(self, *args: str) -> str:
+    def cli(self, *args: str, stdin: str | None = None) -> str:
         done = subprocess.run([sys.executable, "-m", "orderdesk", *args], cwd=self.workdir, env=self.env,
-                              capture_output=True, text=True, timeout=120)
+                              input=stdin, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, f"orderdesk {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
         return done.stdout
 

@@ -1,6 +1,8 @@
 """A real browser against the real server: a storefront page served from another loopback origin
 checks out two demo products through the TypeScript client (CORS allowed), and the same page served
-from an origin not in CORS_ALLOWED_ORIGINS gets nothing from the API (CONTRACT §1, §2; issue 8).
+from an origin not in CORS_ALLOWED_ORIGINS gets nothing from the API (CONTRACT §1, §2; issue 8). The
+old storefront's admin orders page, on API_COMPAT=drf, signs in, confirms an order and outlives its
+access token by refreshing it (CONTRACT §2 Accounts; issue 15).
 
 Debian's Chromium, headless, driven by playwright-core (tests/browser/checkout.mjs); installed by
 `make test-deps`, or here when missing and we are root."""
@@ -105,3 +107,56 @@ def test_a_storefront_on_an_allowed_origin_checks_out_and_a_disallowed_origin_is
     assert refused["state"] == "error" and refused["error"] == "TypeError: Failed to fetch", seen
     assert refused["checkoutError"] == "TypeError: Failed to fetch", seen
     assert any("Access-Control-Allow-Origin" in line for line in run["console"] if line.startswith("denied")), seen
+
+
+ADMIN_PASSWORD = "a long admin password"
+ACCESS_LIFETIME_S = 2  # the issue's: long enough to sign in and confirm, short enough to wait out
+
+
+def test_the_admin_orders_page_signs_in_confirms_and_outlives_its_access_token(tmp_path, origins):
+    browser = chromium()
+    node_bin = npm_ci(BROWSER_DIR)
+    page_origin = origins[0]
+    (tmp_path / "server").mkdir()
+    (tmp_path / "profile").mkdir()
+    with LiveServer(tmp_path / "server", CORS_ALLOWED_ORIGINS=page_origin, API_COMPAT="drf",
+                    ACCESS_TOKEN_LIFETIME=f"{ACCESS_LIFETIME_S}s") as api:
+        api.cli("user", "create", "--username", "wanjiku", "--role", "admin", "--password-stdin",
+                stdin=ADMIN_PASSWORD + "\n")
+        _, _, products = api.get("/api/products/")
+        product = next(p for p in products if p["quantity"] >= 2)
+        status, _, placed = api.request("POST", "/api/orders/", {
+            "customer_name": "Amina Otieno", "customer_phone": "+254712345678",
+            "items": [{"product": product["id"], "quantity": 2}]})
+        assert status == 201, placed
+        options = {"chromium": str(browser), "userDataDir": str(tmp_path / "profile"),
+                   "url": f"{page_origin}/admin.html?api={api.url}", "username": "wanjiku",
+                   "password": ADMIN_PASSWORD, "productId": product["id"], "waitMs": (ACCESS_LIFETIME_S + 1) * 1000,
+                   "screenshotDir": str(tmp_path)}
+        done = subprocess.run([require("node"), BROWSER_DIR / "admin.mjs", json.dumps(options)],
+                              cwd=node_bin.parents[1], capture_output=True, text=True, timeout=180)
+        _, _, stored = api.get(f"/api/orders/{placed['id']}/", admin=True)
+        server_log = api.log()
+    assert done.returncode == 0, f"the browser run failed:\n{done.stdout}\n{done.stderr}\nserver log:\n{server_log}"
+    run = json.loads(done.stdout.strip().splitlines()[-1])
+    seen = f"\nbrowser run: {json.dumps(run, indent=1)}\nscreenshots in {tmp_path}"
+
+    # Signed in through /api/token/ as the admin; the list came with the access token.
+    signed_in = run["signedIn"]
+    assert signed_in["state"] == "listed" and signed_in["user"]["role"] == "admin", seen
+    assert [o["reference"] for o in signed_in["orders"]] == [placed["order_reference"]], seen
+    assert signed_in["total"] == "1" and signed_in["orders"][0]["user"] is None, seen
+
+    # Confirm Order & Reduce Stock: the order is confirmed and the stock fell by its quantity.
+    confirmed = run["confirmed"]
+    assert confirmed["confirmed"]["success"] is True and confirmed["confirmed"]["stock_updated"] is True, seen
+    assert run["stockAfter"] == run["stockBefore"] - 2 == product["quantity"] - 2, seen
+    assert stored["status"] == "confirmed", seen
+
+    # After the access token's lifetime: the list call got a 401, the page refreshed, and the list came.
+    after = run["afterExpiry"]
+    assert after["state"] == "listed" and after["error"] is None, seen
+    assert after["refreshes"] == confirmed["refreshes"] + 1, seen
+    assert [o["status"] for o in after["orders"]] == ["confirmed"], seen
+    tail = run["requests"][-3:]
+    assert tail == ["GET /api/orders/ 401", "POST /api/token/refresh/ 200", "GET /api/orders/ 200"], seen

@@ -105,6 +105,59 @@ async def test_prices_and_discounts_keep_their_cents(uow):
     assert chinos.sizes == ["30", "32", "34"]  # numbers in a list of sizes are sizes all the same
 
 
+async def test_a_discounted_price_of_0_is_kept_as_no_discount_and_sells_at_the_price(uow, client, admin):
+    await run_import(uow, [{**OLD_CATALOG[0], "discountedPrice": 0}, {**OLD_CATALOG[1], "discountedPrice": "0.00"}])
+
+    shirt = await product(uow, "17")
+    order = await client.post("/api/orders/", json={
+        "customerName": "Amina", "customerPhone": "0712 345 678", "items": [{"productId": "17", "quantity": 1}]})
+    assert shirt.discounted_price is None and (await product(uow, "18")).discounted_price is None
+    assert (await order.json())["total"] == "1500.00"
+
+
+STOREFRONT_EXTRAS = {"subcategory": "Oxford", "brand": "Lego", "rating": 4.5, "reviewCount": 12, "minQuantity": 1,
+                     "sizeQuantities": {"S": 5, "M": 12, "L": 8}}
+
+
+async def test_the_storefronts_catalog_fields_move_in_too(uow):
+    await run_import(uow, [{**OLD_CATALOG[0], **STOREFRONT_EXTRAS}])
+
+    shirt = await product(uow, "17")
+    assert (shirt.subcategory, shirt.brand, shirt.rating, shirt.review_count, shirt.min_quantity,
+            shirt.size_quantities) == ("Oxford", "Lego", Decimal("4.50"), 12, 1, {"S": 5, "M": 12, "L": 8})
+    again = await run_import(uow, [{**OLD_CATALOG[0], **STOREFRONT_EXTRAS}])
+    assert counts(again) == (0, 0, 1, 0)
+
+
+@sqlite_only
+async def test_the_storefronts_catalog_fields_come_from_csv_cells_too(uow):
+    row = {**OLD_CATALOG[0], **STOREFRONT_EXTRAS, "sizeQuantities": json.dumps(STOREFRONT_EXTRAS["sizeQuantities"])}
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(row))
+    writer.writeheader()
+    writer.writerow({k: (json.dumps(v) if isinstance(v, list) else ("" if v is None else v)) for k, v in row.items()})
+
+    await run_import(uow, catalog_import.read_rows(out.getvalue()).rows)
+
+    shirt = await product(uow, "17")
+    assert (shirt.rating, shirt.review_count, shirt.size_quantities) == (Decimal("4.50"), 12, {"S": 5, "M": 12, "L": 8})
+
+
+@sqlite_only
+@pytest.mark.parametrize("extra, reason", [
+    ({"rating": 6}, "bad rating"),
+    ({"reviewCount": -1}, "bad reviewCount"),
+    ({"minQuantity": "a few"}, "bad minQuantity"),
+    ({"sizeQuantities": {"M": "many"}}, "bad sizeQuantities[M]"),
+    ({"sizeQuantities": "[1, 2]"}, "bad sizeQuantities"),
+])
+async def test_a_bad_catalog_extra_rejects_its_row_with_the_reason(uow, extra, reason):
+    report = await run_import(uow, [{**OLD_CATALOG[0], **extra}])
+
+    [rejected] = report.rejected
+    assert rejected.reason.startswith(reason), rejected.reason
+
+
 async def test_the_primary_image_comes_first_so_order_items_show_it(uow):
     await run_import(uow, OLD_CATALOG)
 

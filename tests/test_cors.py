@@ -78,6 +78,12 @@ async def test_the_storefront_can_read_the_answer_and_the_total_count(api):
     assert response.headers["X-Total-Count"] == "0"
 
 
+async def test_the_storefront_can_read_how_long_a_locked_sign_in_waits(api):
+    response = await api.get("/api/products/", headers={"Origin": STOREFRONT})
+
+    assert "Retry-After" in response.headers["Access-Control-Expose-Headers"]
+
+
 async def test_the_storefront_can_read_a_problem_too(api):
     response = await api.get("/api/orders/", headers={"Origin": STOREFRONT})
 

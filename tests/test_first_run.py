@@ -32,6 +32,9 @@ WRONG = {  # each as the issue saw it, with the words its line must say
     "WHATSAPP_TEMPLATES": ('{"order_stauts": "HX1"}', "WHATSAPP_TEMPLATES: 'order_stauts' is not a message kind"),
     "PUBLIC_BASE_URL": ("shop.example.com", "PUBLIC_BASE_URL: 'shop.example.com' is not an http(s) URL"),
     "DATABASE_URL": ("mysql://db/shop", "DATABASE_URL: 'mysql' is not a database orderdesk runs on"),
+    "SECRET_KEY": ("hunter2", "SECRET_KEY: 7 characters is too short to sign tokens"),
+    "ACCESS_TOKEN_LIFETIME": ("off", "ACCESS_TOKEN_LIFETIME: a token needs a lifetime"),
+    "REFRESH_TOKEN_LIFETIME": ("a week", "REFRESH_TOKEN_LIFETIME: 'a week' is not a duration"),
 }
 
 

@@ -14,8 +14,11 @@ CONTRACT_ROUTES = [
     ("patch", "/api/products/{id}/"), ("post", "/api/products/{id}/stock/"), ("post", "/api/orders/"),
     ("get", "/api/orders/"), ("get", "/api/orders/my-orders/"), ("get", "/api/orders/{id}/"),
     ("patch", "/api/orders/{id}/"), ("post", "/api/orders/{id}/confirm/"), ("post", "/api/orders/{id}/cancel/"),
+    ("post", "/api/token/"), ("post", "/api/token/refresh/"), ("post", "/api/auth/register/"),
+    ("get", "/api/auth/profile/"), ("patch", "/api/auth/profile/"), ("post", "/api/auth/profile/phone/"),
 ]
-ANYONE = {("get", "/health"), ("get", "/api/products/"), ("get", "/api/products/{id}/"), ("post", "/api/orders/")}
+ANYONE = {("get", "/health"), ("get", "/api/products/"), ("get", "/api/products/{id}/"), ("post", "/api/orders/"),
+          ("post", "/api/token/"), ("post", "/api/token/refresh/"), ("post", "/api/auth/register/")}
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
@@ -127,6 +130,19 @@ async def test_errors_are_documented_as_problem_json(document):
         for code, response in op["responses"].items():
             if code.startswith("4"):
                 assert "application/problem+json" in response["content"], (method, path, code)
+
+
+async def test_the_accounts_routes_are_documented_in_simplejwt_s_snake_case(document):
+    schemas = document["components"]["schemas"]
+    sign_in = document["paths"]["/api/token/"]["post"]
+    pair = sign_in["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    register = document["paths"]["/api/auth/register/"]["post"]["requestBody"]["content"]["application/json"]
+
+    assert set(schemas[pair]["properties"]) == {"access", "refresh", "user"}
+    assert {"first_name", "last_name", "role"} <= set(schemas["UserOut"]["properties"])
+    assert schemas["UserOut"]["properties"]["role"]["enum"] == ["admin", "seller", "buyer"]
+    assert {"429", "401"} <= sign_in["responses"].keys()
+    assert register["schema"]["$ref"].endswith("/Register")
 
 
 async def test_the_patch_order_status_is_an_enum_of_the_statuses(document):

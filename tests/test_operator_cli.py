@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, text
 
 from core.migrate import upgrade
 
-ENV_SCRUB = ("DATABASE_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "ADMIN_PHONES", "PUBLIC_BASE_URL")
+ENV_SCRUB = ("DATABASE_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "ADMIN_PHONES", "PUBLIC_BASE_URL", "SECRET_KEY")
 
 
 def orderdesk(tmp_path, *args: str, **settings: str) -> subprocess.CompletedProcess:
@@ -79,8 +79,9 @@ def test_doctor_in_development_notes_what_production_needs_and_passes(tmp_path):
 
     assert done.returncode == 0, done.stdout
     notes = [line for line in done.stdout.splitlines() if line.startswith("  note")]
-    assert len(notes) == 4 and "FIX" not in done.stdout, done.stdout
+    assert len(notes) == 5 and "FIX" not in done.stdout, done.stdout
     assert any("PUBLIC_BASE_URL" in n for n in notes) and any("ADMIN_PHONES" in n for n in notes)
+    assert any("SECRET_KEY" in n for n in notes)
 
 
 def test_doctor_in_production_fails_on_what_production_needs(tmp_path):
@@ -89,7 +90,7 @@ def test_doctor_in_production_fails_on_what_production_needs(tmp_path):
     done = orderdesk(tmp_path, "doctor", ORDERDESK_ENV="production")
 
     assert done.returncode == 1
-    assert done.stdout.count("  FIX") == 4 and "4 thing(s) to fix" in done.stdout, done.stdout
+    assert done.stdout.count("  FIX") == 5 and "5 thing(s) to fix" in done.stdout, done.stdout
 
 
 async def test_doctor_asks_twilio_whether_it_accepts_the_credentials(tmp_path, twilio):

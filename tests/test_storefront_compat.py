@@ -10,11 +10,12 @@ from tests.problem_details import problem_of
 from webhooks.app import create_app
 
 ORDER_KEYS = {"id", "order_reference", "order_date", "customer_name", "customer_phone", "customer_address", "status",
-              "items", "total", "item_count", "created_at", "updated_at"}
+              "items", "total", "item_count", "user", "created_at", "updated_at"}
 ITEM_KEYS = {"id", "product", "product_name", "product_barcode", "product_image", "quantity", "unit_price",
              "selected_size", "selected_color", "subtotal"}
-PRODUCT_KEYS = {"id", "name", "description", "barcode", "category", "price", "discountedPrice", "quantity", "inStock",
-                "sizes", "colors", "imagePaths", "primaryImage", "createdAt", "updatedAt"}
+PRODUCT_KEYS = {"id", "name", "description", "barcode", "category", "subcategory", "brand", "price", "discountedPrice",
+                "quantity", "inStock", "sizes", "colors", "sizeQuantities", "minQuantity", "rating", "reviewCount",
+                "imagePaths", "primaryImage", "created_at", "updated_at"}
 
 # The old backend's catalog, moved over with its integer ids (as `catalog import` does).
 SHIRT = {"id": "101", "name": "Classic Oxford Shirt", "barcode": "LEG-SHIRT-001", "price": "1500.00",
@@ -85,6 +86,7 @@ async def test_the_storefront_order_is_created_and_answered_in_snake_case(drf, c
                                                                                              "3000.00")
     assert (shirt["selected_size"], shirt["selected_color"]) == ("M", "White")
     assert isinstance(shirt["id"], int) and chinos["product"] == "102"
+    assert order["user"] is None  # a guest's, as the old backend wrote it
 
 
 async def test_the_created_order_keeps_the_catalog_s_name_and_first_image_not_the_cart_s(drf, catalog):
@@ -190,7 +192,7 @@ async def test_confirm_again_is_a_no_op_answered_with_stock_updated_false(drf, c
     assert shirt["quantity"] == 5 - 2  # taken once
 
 
-async def test_confirm_short_of_stock_is_the_same_problem_details(drf, catalog, admin):
+async def test_confirm_short_of_stock_is_the_same_problem_details_with_error_and_details(drf, catalog, admin):
     order = await placed(drf, items=[{**storefront_order()["items"][1], "quantity": 3}], total="7200.00",
                          item_count=3)
 
@@ -198,6 +200,36 @@ async def test_confirm_short_of_stock_is_the_same_problem_details(drf, catalog, 
 
     problem = await problem_of(response, 409)
     assert [s["productId"] for s in problem["shortages"]] == ["102"]
+    # What the admin orders page shows: `error || details.join(', ')`
+    assert problem["error"] == problem["title"] == "Not enough stock"
+    assert problem["details"] == ["Slim Chinos (LEG-CHINO-002): need 3, have 2"]
+
+
+async def test_a_validation_problem_carries_its_field_errors_as_details_in_drf_mode(drf, catalog):
+    response = await drf.post("/api/orders/", json=storefront_order(customer_phone="not a phone"))
+
+    problem = await problem_of(response, 400)
+    assert problem["error"] == "Invalid request"
+    assert problem["details"] == [f"{e['field']}: {e['message']}" for e in problem["errors"]]
+    assert any(d.startswith("customerPhone") or "phone" in d for d in problem["details"])
+
+
+async def test_problems_keep_their_own_shape_without_api_compat(client):
+    response = await client.get("/api/products/999/")
+
+    problem = await problem_of(response, 404)
+    assert "error" not in problem and "details" not in problem
+
+
+async def test_the_order_list_is_not_capped_at_20_without_a_limit(drf, catalog, admin, clock):
+    for n in range(25):
+        await placed(drf, order_reference=f"LEG-MGX2K7Q1-B{n:03d}")
+
+    everything = await drf.get("/api/orders/", headers=admin)
+    asked = await drf.get("/api/orders/?limit=5", headers=admin)
+
+    assert len(await everything.json()) == 25 and everything.headers["X-Total-Count"] == "25"
+    assert len(await asked.json()) == 5
 
 
 async def test_patch_status_answers_the_order_in_snake_case(drf, catalog, admin):
@@ -259,6 +291,38 @@ async def test_a_product_reads_back_in_the_same_shape(drf, catalog):
 
     assert response.status == 200
     assert await response.json() == next(p for p in listed if p["id"] == "102")
+
+
+async def test_product_dates_are_snake_case_as_the_storefront_reads_them(drf, catalog, clock):
+    shirt = await (await drf.get("/api/products/101/")).json()
+
+    assert "createdAt" not in shirt and shirt["created_at"].endswith("Z") and shirt["updated_at"].endswith("Z")
+    assert datetime.fromisoformat(shirt["created_at"]) < clock.now()
+
+
+async def test_the_catalog_extras_are_kept_and_served(drf, admin):
+    extras = {"subcategory": "Oxford", "brand": "Lego", "rating": "4.5", "reviewCount": 12, "minQuantity": 1,
+              "sizeQuantities": {"S": 1, "M": 3, "L": 1}}
+    await drf.post("/api/products/", headers=admin, json={**SHIRT, **extras})
+
+    shirt = await (await drf.get("/api/products/101/")).json()
+
+    assert {k: shirt[k] for k in extras} == {**extras, "rating": 4.5}
+
+
+async def test_a_discounted_price_of_0_is_no_discount(drf, admin):
+    await drf.post("/api/products/", headers=admin, json={**SHIRT, "discountedPrice": "0"})
+
+    shirt = await (await drf.get("/api/products/101/")).json()
+    priced = await drf.post("/api/orders/", json=storefront_order(
+        items=[storefront_order()["items"][0]], total="3000.00", item_count=2))
+    unpriced = await drf.post("/api/orders/", json={
+        "customer_name": "Amina", "customer_phone": "0712 345 678", "items": [{"product": 101, "quantity": 1}]})
+
+    assert shirt["discountedPrice"] is None
+    assert priced.status == 201, await priced.text()
+    assert (await priced.json())["total"] == "3000.00"
+    assert (await unpriced.json())["total"] == "1500.00"
 
 
 async def test_price_is_a_json_number_with_its_cents(drf, admin):

@@ -9,16 +9,18 @@ from aiohttp import web
 from sqlalchemy import text
 
 from bot import replies
-from core import catalog, inbox, migrate, orders
-from core.errors import NotFound
-from core.models import Product
+from core import accounts, catalog, inbox, migrate, orders
+from core.errors import InvalidField, NotFound
+from core.models import Account, Product
 from core.tokens import STAFF_ROLES, Role
-from webhooks import compat, ratelimit, schemas as s, shapes
+from webhooks import compat, keys, ratelimit, schemas as s, shapes
 from webhooks.compat import respond
 from webhooks.routing import Call, Route
 
 STAFF = STAFF_ROLES
 OWNER = frozenset({Role.ADMIN, Role.STAFF, Role.CUSTOMER})
+ANYONE_SIGNED_IN = OWNER
+DRF_LIST_LIMIT = 1000  # API_COMPAT=drf without `limit`: that storefront never pages
 
 
 def json(model, status: int = 200) -> web.Response:
@@ -29,7 +31,9 @@ def product_out(p: Product) -> s.ProductOut:
     return s.ProductOut(id=p.id, name=p.name, barcode=p.barcode, price=p.price, discounted_price=p.discounted_price,
                         stock_quantity=p.stock_quantity, in_stock=p.in_stock, sizes=p.sizes, colors=p.colors,
                         image_url=p.image_url, image_urls=p.image_urls, description=p.description,
-                        category=p.category, created_at=p.created_at, updated_at=p.updated_at)
+                        category=p.category, subcategory=p.subcategory, brand=p.brand, rating=None if p.rating is None else float(p.rating),
+                        review_count=p.review_count, min_quantity=p.min_quantity, size_quantities=p.size_quantities,
+                        created_at=p.created_at, updated_at=p.updated_at)
 
 
 # --- system -----------------------------------------------------------------------------------
@@ -102,7 +106,8 @@ async def create_order(call: Call) -> web.Response:
         customer_address=b.customer_address, notes=b.notes, total=b.total, item_count=b.item_count,
         items=[orders.NewItem(quantity=i.quantity, product_id=i.product_id, barcode=i.barcode,
                               unit_price=i.unit_price, selected_size=i.selected_size,
-                              selected_color=i.selected_color) for i in b.items])
+                              selected_color=i.selected_color) for i in b.items],
+        account_id=_buyer(call))
     outcome = await orders.create_order(call.tx, new, actor=call.actor)
     await call.tx.commit()
     order = outcome.order
@@ -111,23 +116,40 @@ async def create_order(call: Call) -> web.Response:
                    partial(compat.order, order, whatsapp_url=link), 201 if outcome.changed else 200)
 
 
-async def list_orders(call: Call) -> web.Response:
+def _buyer(call: Call) -> str | None:
+    """The account an order placed in this call belongs to: a signed-in buyer's; else None."""
+    token = call.token
+    return token.account_id if token is not None and token.role == Role.CUSTOMER else None
+
+
+def _limit(call: Call) -> int:
+    """The page size asked for; with API_COMPAT=drf and none asked, the 1,000 newest."""
     q = call.query
-    count, rows = await orders.list_orders(call.tx, status=q.status, search=q.search, limit=q.limit, offset=q.offset)
-    return respond(call, partial(shapes.page, count, q.limit, q.offset, rows), partial(compat.page, count, rows))
+    if "limit" not in q.model_fields_set and call.settings.api_compat == compat.DRF:
+        return DRF_LIST_LIMIT
+    return q.limit
+
+
+async def list_orders(call: Call) -> web.Response:
+    q, limit = call.query, _limit(call)
+    count, rows = await orders.list_orders(call.tx, status=q.status, search=q.search, limit=limit, offset=q.offset)
+    return respond(call, partial(shapes.page, count, limit, q.offset, rows), partial(compat.page, count, rows))
 
 
 async def my_orders(call: Call) -> web.Response:
-    q = call.query
-    count, rows = await orders.list_orders(call.tx, phone=call.token.phone, status=q.status, limit=q.limit,
-                                           offset=q.offset)
-    return respond(call, partial(shapes.page, count, q.limit, q.offset, rows), partial(compat.page, count, rows))
+    """A customer token's phone's orders; a buyer account's own orders and its verified phone's."""
+    q, limit = call.query, _limit(call)
+    count, rows = await orders.list_orders(call.tx, phone=call.token.phone, account_id=call.token.account_id,
+                                           status=q.status, limit=limit, offset=q.offset)
+    return respond(call, partial(shapes.page, count, limit, q.offset, rows), partial(compat.page, count, rows))
 
 
 async def get_order(call: Call) -> web.Response:
-    key = call.request.match_info["id"]
+    key, token = call.request.match_info["id"], call.token
     order = await orders.find_order(call.tx, key)
-    if call.token.role == Role.CUSTOMER and order.customer_phone != call.token.phone:
+    mine = ((token.account_id is not None and order.account_id == token.account_id)
+            or (token.phone is not None and order.customer_phone == token.phone))
+    if token.role == Role.CUSTOMER and not mine:
         raise NotFound("order", key)  # another customer's order does not exist, as far as you can tell
     return respond(call, partial(shapes.order, order), partial(compat.order, order))
 
@@ -163,26 +185,84 @@ async def order_messages(call: Call) -> web.Response:
     return web.json_response([s.MessageOut.model_validate(r).model_dump(mode="json", by_alias=True) for r in rows])
 
 
+# --- accounts (SimpleJWT's snake_case in every mode) ---------------------------------------------
+
+def user_out(a: Account) -> dict:
+    return s.UserOut(id=a.id, username=a.username, email=a.email, role=accounts.ROLE_NAMES[Role(a.role)],
+                     first_name=a.first_name, last_name=a.last_name, phone=a.phone,
+                     phone_verified=bool(a.phone and a.verified_phone == a.phone)).model_dump()
+
+
+def _issued(issued: accounts.Issued, status: int = 200) -> web.Response:
+    return shapes.json_response({"access": issued.access, "refresh": issued.refresh,
+                                 "user": user_out(issued.account)}, status)
+
+
+async def obtain_token(call: Call) -> web.Response:
+    app = call.request.app
+    issued = await accounts.sign_in(call.uow, app[keys.PASSWORDS], app[keys.TOKENS], call.body.username,
+                                    call.body.password)
+    return _issued(issued)
+
+
+async def refresh_token(call: Call) -> web.Response:
+    access = await accounts.refresh(call.tx, call.request.app[keys.TOKENS], call.body.refresh)
+    await call.tx.commit()  # the signing key, if this is the first token of a fresh database
+    return shapes.json_response({"access": access})
+
+
+async def register(call: Call) -> web.Response:
+    b, app = call.body, call.request.app
+    if b.password != b.password_confirm:
+        raise InvalidField("password_confirm", "", "the two passwords differ")
+    new = accounts.NewAccount(username=b.username, password=b.password, email=b.email.strip(),
+                              first_name=b.first_name.strip(), last_name=b.last_name.strip(), phone=b.phone or None)
+    issued = await accounts.register(call.uow, app[keys.PASSWORDS], app[keys.TOKENS], new)
+    return _issued(issued, 201)
+
+
+async def get_profile(call: Call) -> web.Response:
+    return shapes.json_response(user_out(await accounts.get_account(call.tx, call.token)))
+
+
+async def update_profile(call: Call) -> web.Response:
+    changes = {k: (v.strip() if isinstance(v, str) else v) for k, v in call.body.model_dump(exclude_unset=True).items()}
+    for name in ("first_name", "last_name", "email"):
+        if changes.get(name, "") is None:
+            raise InvalidField(name, "null", "cannot be null; leave the field out to keep its value")
+    account = await accounts.update_profile(call.tx, call.token, **changes)
+    await call.tx.commit()
+    return shapes.json_response(user_out(account))
+
+
+async def link_phone(call: Call) -> web.Response:
+    _, code = await accounts.start_phone_link(call.tx, call.token)
+    await call.tx.commit()
+    url = f"https://wa.me/{call.settings.shop_phone_digits}?text={quote(f'link {code}')}"
+    return json(s.PhoneLink(code=code, whatsapp_url=url))
+
+
 E = (400, 401, 403, 404, 409)
 ROUTES: list[Route] = [
     Route("GET", "/health", health, "Liveness: the database answers and its schema is not behind the code",
           responses={200: s.Health, 503: s.Health}, tag="system", in_transaction=False),
     Route("GET", "/api/products/", list_products, "The catalog", query=s.ProductQuery,
-          responses={200: list[s.ProductOut]}, errors=(400,), tag="products"),
+          responses={200: list[s.ProductOut]}, errors=(400, 401), tag="products"),
     Route("POST", "/api/products/", create_product, "Add a product", roles=STAFF, body=s.ProductCreate,
           responses={201: s.ProductOut}, errors=E, tag="products"),
     Route("GET", "/api/products/{id}/", get_product, "One product", responses={200: s.ProductOut},
-          errors=(404,), tag="products"),
+          errors=(401, 404), tag="products"),
     Route("PATCH", "/api/products/{id}/", update_product, "Change a product", roles=STAFF, body=s.ProductUpdate,
           responses={200: s.ProductOut}, errors=E, tag="products"),
     Route("POST", "/api/products/{id}/stock/", adjust_stock, "Adjust stock by a delta (never below 0)",
           roles=STAFF, body=s.StockAdjust, responses={200: s.ProductOut}, errors=E, tag="products"),
     Route("POST", "/api/orders/", create_order, "Create a pending order (guest checkout)", body=s.OrderCreate,
-          responses={201: s.OrderCreated, 200: s.OrderCreated}, errors=(400, 409, 429), tag="orders",
+          responses={201: s.OrderCreated, 200: s.OrderCreated}, errors=(400, 401, 409, 429), tag="orders",
           throttle=ratelimit.guest_checkout),
     Route("GET", "/api/orders/", list_orders, "Orders, newest first", roles=STAFF, query=s.OrderQuery,
           responses={200: s.OrderPage}, errors=(400, 401, 403), tag="orders"),
-    Route("GET", "/api/orders/my-orders/", my_orders, "The orders of the customer token's phone",
+    Route("GET", "/api/orders/my-orders/", my_orders,
+          "A customer token's phone's orders; a buyer's own orders and its verified phone's",
           roles=frozenset({Role.CUSTOMER}), query=s.OrderQuery, responses={200: s.OrderPage},
           errors=(400, 401, 403), tag="orders"),
     Route("GET", "/api/orders/{id}/", get_order, "One order, by UUID or reference", roles=OWNER,
@@ -195,4 +275,19 @@ ROUTES: list[Route] = [
           roles=STAFF, body=s.CancelRequest, responses={200: s.OrderOut}, errors=E, tag="orders"),
     Route("GET", "/api/orders/{id}/messages/", order_messages, "The order's WhatsApp conversation, both ways",
           roles=STAFF, responses={200: list[s.MessageOut]}, errors=(401, 403, 404), tag="orders"),
+    Route("POST", "/api/token/", obtain_token, "Sign in: username and password -> access and refresh tokens",
+          body=s.TokenObtain, responses={200: s.TokenPair}, errors=(400, 401, 429), tag="accounts",
+          in_transaction=False, bearer=False),
+    Route("POST", "/api/token/refresh/", refresh_token, "A new access token for a live refresh token",
+          body=s.TokenRefresh, responses={200: s.AccessToken}, errors=(400, 401), tag="accounts", bearer=False),
+    Route("POST", "/api/auth/register/", register, "Create a buyer account and sign in",
+          body=s.Register, responses={201: s.TokenPair}, errors=(400,), tag="accounts", in_transaction=False, bearer=False),
+    Route("GET", "/api/auth/profile/", get_profile, "The signed-in account", roles=ANYONE_SIGNED_IN,
+          responses={200: s.UserOut}, errors=(401, 403), tag="accounts"),
+    Route("PATCH", "/api/auth/profile/", update_profile, "Change name, email or phone (a new phone is unverified)",
+          roles=ANYONE_SIGNED_IN, body=s.ProfileUpdate, responses={200: s.UserOut}, errors=(400, 401, 403),
+          tag="accounts"),
+    Route("POST", "/api/auth/profile/phone/", link_phone,
+          "A code to send as `link <code>` from the account's phone on WhatsApp, which verifies it",
+          roles=ANYONE_SIGNED_IN, responses={200: s.PhoneLink}, errors=(400, 401, 403), tag="accounts"),
 ]

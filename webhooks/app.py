@@ -8,6 +8,7 @@ from functools import partial
 from aiohttp import web
 
 from bot import replies
+from core import accounts
 from core.clock import SystemClock
 from core.db import is_sqlite, make_engine, make_sessionmaker
 from core.settings import Settings
@@ -32,6 +33,8 @@ def create_app(settings: Settings, *, clock=None, policy: delivery.Policy | None
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock or SystemClock()
     app[keys.ORDER_RATE] = ratelimit.SlidingWindow(settings.rate_limit_orders_per_minute, app[keys.CLOCK])
+    app[keys.PASSWORDS] = accounts.Passwords()
+    app[keys.TOKENS] = accounts.Tokens(settings)
     add_routes(app, api.ROUTES)
     twilio.add_routes(app)
     document = openapi.build(api.ROUTES)

@@ -87,12 +87,13 @@ def _order(o: OrderView) -> dict:
         } for i in o.items],
         "total": _money(o.total),
         "item_count": o.item_count,
+        "user": o.account_id,  # the signed-in buyer's account id; null for a guest, as that backend had it
         "created_at": _time(o.created_at),
         "updated_at": _time(o.updated_at),
     }
 
 
-# --- products: that backend's camelCase, price and quantity as JSON numbers -------------------
+# --- products: that backend's camelCase (but its dates in snake_case), price and quantity as JSON numbers
 
 def product(p: Product) -> Shape:
     return Shape(_product(p))
@@ -109,16 +110,22 @@ def _product(p: Product) -> dict:
         "description": p.description,
         "barcode": p.barcode,
         "category": p.category,
+        "subcategory": p.subcategory,
+        "brand": p.brand,
         "price": _number(p.price),
-        "discountedPrice": _number(p.discounted_price),
+        "discountedPrice": _number(p.discounted_price) if p.discounted_price else None,  # 0 is no discount
         "quantity": p.stock_quantity,
         "inStock": p.in_stock,
         "sizes": list(p.sizes),
         "colors": list(p.colors),
+        "sizeQuantities": p.size_quantities,
+        "minQuantity": p.min_quantity,
+        "rating": _number(p.rating) if p.rating is not None else 0,
+        "reviewCount": p.review_count or 0,
         "imagePaths": list(p.image_urls),
         "primaryImage": p.image_url,
-        "createdAt": _time(p.created_at),
-        "updatedAt": _time(p.updated_at),
+        "created_at": _time(p.created_at),
+        "updated_at": _time(p.updated_at),
     }
 
 

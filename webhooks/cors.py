@@ -14,7 +14,7 @@ from webhooks.compat import TOTAL_COUNT
 
 API_PREFIX = "/api/"
 REQUEST_HEADERS = ("Authorization", "Content-Type")
-EXPOSED_HEADERS = (TOTAL_COUNT,)
+EXPOSED_HEADERS = (TOTAL_COUNT, "Retry-After")  # how long a locked sign-in or a throttled checkout waits
 
 
 def enable(app: web.Application, origins: list[str]) -> None:

@@ -16,3 +16,5 @@ RESPONDER = web.AppKey("responder", object)  # webhooks.responder.Responder
 RECEIPTS = web.AppKey("receipts", object)  # webhooks.media.ReceiptFetcher
 ORDER_RATE = web.AppKey("order_rate", object)  # webhooks.ratelimit.SlidingWindow, per client IP
 METERS = web.AppKey("meters", object)  # webhooks.observe.Meters, this process's own counts
+PASSWORDS = web.AppKey("passwords", object)  # core.accounts.Passwords: Argon2 off the loop, two at a time
+TOKENS = web.AppKey("tokens", object)  # core.accounts.Tokens: signs and reads account tokens

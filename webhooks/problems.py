@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DisconnectionError
 
 from core import errors
+from webhooks.keys import SETTINGS
 from webhooks.observe import Throttled
 
 log = logging.getLogger("orderdesk.http")
@@ -48,6 +49,14 @@ TABLE: dict[type[errors.DomainError], tuple[int, str, str, Callable]] = {
     errors.DuplicateBarcode: (409, "duplicate-barcode", "Barcode already used", lambda e: {}),
     errors.DuplicateProductId: (409, "duplicate-id", "Product id already used", lambda e: {}),
     errors.NotAllowed: (409, "not-allowed", "Not allowed", lambda e: {}),
+    errors.SignInRefused: (401, "sign-in-refused", "Unauthorized", lambda e: {"code": "no_active_account"}),
+    errors.SignInLocked: (429, "sign-in-locked", "Too many wrong passwords", lambda e: {"retryAfter": e.retry_after}),
+    errors.TokenRefused: (401, "token-not-valid", "Unauthorized", lambda e: {"code": "token_not_valid"}),
+    errors.Forbidden: (403, "forbidden", "Forbidden", lambda e: {}),
+}
+# Domain error -> the headers its answer carries besides
+HEADERS: dict[type[errors.DomainError], Callable] = {
+    errors.SignInLocked: lambda e: {"Retry-After": str(e.retry_after)},
 }
 
 
@@ -55,8 +64,26 @@ def from_domain(exc: errors.DomainError) -> web.Response:
     for cls in type(exc).__mro__:
         if cls in TABLE:
             status, slug, title, extra = TABLE[cls]
-            return problem(status, slug, title, str(exc), **extra(exc))
+            response = problem(status, slug, title, str(exc), **extra(exc))
+            if cls in HEADERS:
+                response.headers.update(HEADERS[cls](exc))
+            return response
     raise exc
+
+
+def with_drf_members(response: web.Response) -> web.Response:
+    """API_COMPAT=drf: the problem keeps its members and gains the two that storefront reads, `error`
+    (the title) and `details` (lines a person reads: the field errors, or a confirm's shortages)."""
+    body = json.loads(response.text)
+    if body.get("errors"):
+        details = [f"{e['field']}: {e['message']}" for e in body["errors"]]
+    elif body.get("shortages"):
+        details = [f"{s['name']} ({s['barcode']}): need {s['wanted']}, have {s['available']}" for s in body["shortages"]]
+    else:
+        details = [body["detail"]]
+    response.text = json.dumps({**body, "error": body["title"], "details": details}, default=str)
+    response.content_type = PROBLEM
+    return response
 
 
 def from_validation(exc: ValidationError, where: str = "body") -> web.Response:
@@ -84,6 +111,15 @@ def _is_scalar(value: object) -> bool:
 
 @web.middleware
 async def problem_middleware(request: web.Request, handler):
+    response = await _answer(request, handler)
+    # The status first: a success (nearly every answer) costs one comparison here.
+    if (response.status >= 400 and request.app[SETTINGS].api_compat == "drf" and isinstance(response, web.Response)
+            and response.content_type == PROBLEM and request.path.startswith("/api/")):
+        return with_drf_members(response)
+    return response
+
+
+async def _answer(request: web.Request, handler):
     try:
         return await handler(request)
     except errors.DomainError as exc:

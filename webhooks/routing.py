@@ -9,7 +9,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from core.tokens import Role, authenticate
+from core import accounts
+from core.errors import TokenRefused
+from core.tokens import Bearer, Role, authenticate
 from core.uow import UnitOfWork
 from webhooks import keys
 from webhooks.problems import from_validation, problem
@@ -24,12 +26,12 @@ class Call:
     request: web.Request
     body: BaseModel | None
     query: BaseModel | None
-    token: Any  # (name, role, phone) of the bearer token, or None for a guest
+    token: Bearer | None  # the API token or signed-in account calling, or None for a guest
     tx: UnitOfWork | None = None  # the request's unit of work, open around the handler
 
     @property
     def actor(self) -> str:
-        return f"token:{self.token.name}" if self.token else "storefront"
+        return self.token.actor if self.token else "storefront"
 
     @property
     def uow(self):
@@ -60,6 +62,8 @@ class Route:
     # The request runs in one unit of work, opened here (read-only for GET): the token check and the
     # handler share its connection. False for a handler that opens its own (GET /health).
     in_transaction: bool = True
+    # False for sign-in, refresh and register: whatever stale token a storefront still sends is ignored.
+    bearer: bool = True
 
 
 def add_routes(app: web.Application, routes: list[Route]) -> None:
@@ -88,7 +92,7 @@ def _view(route: Route):
 
 
 async def _handle(route: Route, request: web.Request, raw: bytes | None, tx) -> web.StreamResponse:
-    token = await _authorise(request, route.roles, tx)
+    token = await _authorise(request, route.roles, tx) if route.bearer else None
     if isinstance(token, web.Response):
         return token
     if route.throttle is not None and (refused := route.throttle(request, token)) is not None:
@@ -113,25 +117,38 @@ def _unauthorized(detail: str) -> web.Response:
 
 
 async def _authorise(request: web.Request, roles: frozenset[Role] | None, tx):
+    """The caller (None for a guest), or the 401/403 to answer. A token that is sent must be good, on a
+    public route too: a storefront whose access token expired refreshes it instead of ordering as a guest."""
     header = request.headers.get("Authorization", "")
     if not header:
         return None  # a guest, on a route that allows one
     scheme, _, secret = header.partition(" ")
+    secret = secret.strip()
     token = None
-    if scheme.lower() == "bearer" and secret.strip():
+    if scheme.lower() == "bearer" and secret:
         if tx is None:
             async with request.app[keys.UOW](readonly=True) as own:
-                token = await authenticate(own, secret.strip())
+                token = await _bearer(request, own, secret)
         else:
-            token = await authenticate(tx, secret.strip())
+            token = await _bearer(request, tx, secret)
+    if isinstance(token, web.Response):
+        return token
     if token is None:
-        if roles is None:
-            return None  # a public route ignores a stale token rather than refusing a guest
         return _unauthorized("The bearer token is unknown or revoked.")
     if roles is not None and Role(token.role) not in roles:
         allowed = ", ".join(sorted(r.value for r in roles))
         return problem(403, "forbidden", "Forbidden", f"This needs a token with role {allowed}; yours is {token.role}.")
     return token
+
+
+async def _bearer(request: web.Request, tx, secret: str):
+    """An API token or an account's access token, each checked against the database now."""
+    if not accounts.looks_like_jwt(secret):
+        return await authenticate(tx, secret)
+    try:
+        return await accounts.authenticate(tx, request.app[keys.TOKENS], secret)
+    except TokenRefused as exc:
+        return problem(401, "token-not-valid", "Unauthorized", str(exc), code="token_not_valid")
 
 
 def _parse_body(raw: bytes, model: type[BaseModel]):

@@ -102,6 +102,10 @@ class Problem(ResponseModel):
     total: MoneyOut | None = None  # price-mismatch: the total at catalog prices
     item_count: int | None = None  # price-mismatch
     available: int | None = None  # stock-below-zero
+    code: str | None = None  # token-not-valid, sign-in-refused: SimpleJWT's code
+    retry_after: int | None = None  # sign-in-locked, rate-limited: seconds, as the Retry-After header says
+    error: str | None = None  # API_COMPAT=drf: the title, as the Django-era storefront reads it
+    details: list[str] | None = None  # API_COMPAT=drf: the field errors or shortages, one line each
 
 
 class FieldError(ResponseModel):
@@ -119,7 +123,23 @@ class Shortage(ResponseModel):
 
 # --- products ---------------------------------------------------------------------------------
 
-class ProductCreate(RequestModel):
+Rating = Annotated[Decimal, Field(ge=0, le=5, max_digits=3, decimal_places=2)]
+SizeQuantities = Annotated[dict[Annotated[str, Field(max_length=50)], Annotated[Count, Field(ge=0, le=MAX_STOCK)]],
+                           Field(max_length=50)]
+
+
+class CatalogExtras(RequestModel):
+    """What the Django-era catalog carried besides; each may be null."""
+
+    subcategory: Annotated[str, Field(max_length=100)] | None = None
+    brand: Annotated[str, Field(max_length=100)] | None = None
+    rating: Rating | None = None
+    review_count: Annotated[Count, Field(ge=0, le=1_000_000_000)] | None = None
+    min_quantity: Annotated[Count, Field(ge=0, le=MAX_STOCK)] | None = None
+    size_quantities: SizeQuantities | None = None
+
+
+class ProductCreate(CatalogExtras):
     id: ProductId | None = None
     name: Annotated[str, Field(min_length=1, max_length=200)]
     barcode: Annotated[str, Field(min_length=1, max_length=64)]
@@ -148,7 +168,7 @@ def _documented_without_null(*fields: str):
 NOT_NULL = ("name", "barcode", "price", "stock_quantity", "sizes", "colors", "image_urls", "description", "category")
 
 
-class ProductUpdate(RequestModel):
+class ProductUpdate(CatalogExtras):
     model_config = ConfigDict(json_schema_extra=_documented_without_null(*NOT_NULL))
 
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
@@ -199,6 +219,12 @@ class ProductOut(ResponseModel):
     image_urls: list[str]
     description: str
     category: str
+    subcategory: str | None = None
+    brand: str | None = None
+    rating: float | None = None  # 0 to 5
+    review_count: int | None = None
+    min_quantity: int | None = None
+    size_quantities: dict[str, int] | None = None  # stock per size, as the catalog had it
     created_at: datetime
     updated_at: datetime
 
@@ -339,6 +365,79 @@ class MessageOut(ResponseModel):
     sid: str | None
     kind: str | None
     error_code: str | None
+
+
+# --- accounts: SimpleJWT's wire format, snake_case in every mode (CONTRACT §2 Accounts) ------------
+
+Username = Annotated[str, Field(min_length=1, max_length=150, pattern=r"^[\w.@+-]+$")]
+Email = Annotated[str, Field(max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+PersonName = Annotated[str, Field(max_length=150)]
+Secret = Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class AuthRequest(RequestModel):
+    """Passwords are taken exactly as typed: no whitespace stripped."""
+
+    model_config = ConfigDict(str_strip_whitespace=False)
+
+
+class TokenObtain(AuthRequest):
+    username: Annotated[str, Field(min_length=1, max_length=150)]
+    password: Secret
+
+
+class TokenRefresh(AuthRequest):
+    refresh: Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class Register(AuthRequest):
+    username: Username
+    email: Email
+    password: Annotated[str, Field(min_length=8, max_length=1024)]
+    password_confirm: Secret
+    first_name: PersonName = ""
+    last_name: PersonName = ""
+    phone: Annotated[str, Field(max_length=40)] | None = None
+    # Sent by the storefront's sign-up form; accepted and ignored: registration always makes a buyer.
+    role: Literal["buyer", "seller", "admin"] | None = None
+    shopname: Annotated[str, Field(max_length=200)] | None = None
+    shopdes: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class ProfileUpdate(AuthRequest):
+    first_name: PersonName | None = None
+    last_name: PersonName | None = None
+    email: Email | None = None
+    phone: Annotated[str, Field(max_length=40)] | None = None  # null or "" clears it
+
+
+class UserOut(BaseModel):
+    """The account as the storefront reads it; `role` is admin, seller or buyer. `phone_verified`:
+    whether `link <code>` came from that phone, which is what opens its orders."""
+
+    id: str
+    username: str
+    email: str
+    role: Literal["admin", "seller", "buyer"]
+    first_name: str
+    last_name: str
+    phone: str | None
+    phone_verified: bool
+
+
+class TokenPair(BaseModel):
+    access: str
+    refresh: str
+    user: UserOut
+
+
+class AccessToken(BaseModel):
+    access: str
+
+
+class PhoneLink(ResponseModel):
+    code: str
+    whatsapp_url: str
 
 
 class Health(ResponseModel):

@@ -99,7 +99,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The orders of the customer token's phone */
+        /** A customer token's phone's orders; a buyer's own orders and its verified phone's */
         get: operations["myOrders"];
         put?: never;
         post?: never;
@@ -178,10 +178,101 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/token/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign in: username and password -> access and refresh tokens */
+        post: operations["obtainToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/token/refresh/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A new access token for a live refresh token */
+        post: operations["refreshToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/register/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Create a buyer account and sign in */
+        post: operations["register"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/profile/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The signed-in account */
+        get: operations["getProfile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change name, email or phone (a new phone is unverified) */
+        patch: operations["updateProfile"];
+        trace?: never;
+    };
+    "/api/auth/profile/phone/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A code to send as `link <code>` from the account's phone on WhatsApp, which verifies it */
+        post: operations["linkPhone"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AccessToken */
+        AccessToken: {
+            /** Access */
+            access: string;
+        };
         /** CancelRequest */
         CancelRequest: {
             /**
@@ -508,6 +599,13 @@ export interface components {
          * @enum {string}
          */
         PaymentStatus: "unpaid" | "reported" | "verified";
+        /** PhoneLink */
+        PhoneLink: {
+            /** Code */
+            code: string;
+            /** Whatsappurl */
+            whatsappUrl: string;
+        };
         /**
          * Problem
          * @description RFC 9457 problem details.
@@ -560,9 +658,61 @@ export interface components {
              * @default null
              */
             available?: number | null;
+            /**
+             * Code
+             * @default null
+             */
+            code?: string | null;
+            /**
+             * Retryafter
+             * @default null
+             */
+            retryAfter?: number | null;
+            /**
+             * Error
+             * @default null
+             */
+            error?: string | null;
+            /**
+             * Details
+             * @default null
+             */
+            details?: string[] | null;
         };
         /** ProductCreate */
         ProductCreate: {
+            /**
+             * Subcategory
+             * @default null
+             */
+            subcategory?: string | null;
+            /**
+             * Brand
+             * @default null
+             */
+            brand?: string | null;
+            /**
+             * Rating
+             * @default null
+             */
+            rating?: number | string | null;
+            /**
+             * Reviewcount
+             * @default null
+             */
+            reviewCount?: number | null;
+            /**
+             * Minquantity
+             * @default null
+             */
+            minQuantity?: number | null;
+            /**
+             * Sizequantities
+             * @default null
+             */
+            sizeQuantities?: {
+                [key: string]: number;
+            } | null;
             /**
              * Id
              * @default null
@@ -638,6 +788,38 @@ export interface components {
             /** Category */
             category: string;
             /**
+             * Subcategory
+             * @default null
+             */
+            subcategory?: string | null;
+            /**
+             * Brand
+             * @default null
+             */
+            brand?: string | null;
+            /**
+             * Rating
+             * @default null
+             */
+            rating?: number | null;
+            /**
+             * Reviewcount
+             * @default null
+             */
+            reviewCount?: number | null;
+            /**
+             * Minquantity
+             * @default null
+             */
+            minQuantity?: number | null;
+            /**
+             * Sizequantities
+             * @default null
+             */
+            sizeQuantities?: {
+                [key: string]: number;
+            } | null;
+            /**
              * Createdat
              * Format: date-time
              */
@@ -650,6 +832,38 @@ export interface components {
         };
         /** ProductUpdate */
         ProductUpdate: {
+            /**
+             * Subcategory
+             * @default null
+             */
+            subcategory?: string | null;
+            /**
+             * Brand
+             * @default null
+             */
+            brand?: string | null;
+            /**
+             * Rating
+             * @default null
+             */
+            rating?: number | string | null;
+            /**
+             * Reviewcount
+             * @default null
+             */
+            reviewCount?: number | null;
+            /**
+             * Minquantity
+             * @default null
+             */
+            minQuantity?: number | null;
+            /**
+             * Sizequantities
+             * @default null
+             */
+            sizeQuantities?: {
+                [key: string]: number;
+            } | null;
             /** Name */
             name?: string;
             /** Barcode */
@@ -679,6 +893,70 @@ export interface components {
             /** Category */
             category?: string;
         };
+        /** ProfileUpdate */
+        ProfileUpdate: {
+            /**
+             * Firstname
+             * @default null
+             */
+            firstName?: string | null;
+            /**
+             * Lastname
+             * @default null
+             */
+            lastName?: string | null;
+            /**
+             * Email
+             * @default null
+             */
+            email?: string | null;
+            /**
+             * Phone
+             * @default null
+             */
+            phone?: string | null;
+        };
+        /** Register */
+        Register: {
+            /** Username */
+            username: string;
+            /** Email */
+            email: string;
+            /** Password */
+            password: string;
+            /** Passwordconfirm */
+            passwordConfirm: string;
+            /**
+             * Firstname
+             * @default
+             */
+            firstName?: string;
+            /**
+             * Lastname
+             * @default
+             */
+            lastName?: string;
+            /**
+             * Phone
+             * @default null
+             */
+            phone?: string | null;
+            /**
+             * Role
+             * @default null
+             */
+            role?: ("buyer" | "seller" | "admin") | null;
+            /**
+             * Shopname
+             * @default null
+             */
+            shopname?: string | null;
+            /**
+             * Shopdes
+             * @default null
+             */
+            shopdes?: string | null;
+        };
         /** Shortage */
         Shortage: {
             /** Productid */
@@ -706,6 +984,52 @@ export interface components {
              * @default manual adjustment
              */
             reason?: string;
+        };
+        /** TokenObtain */
+        TokenObtain: {
+            /** Username */
+            username: string;
+            /** Password */
+            password: string;
+        };
+        /** TokenPair */
+        TokenPair: {
+            /** Access */
+            access: string;
+            /** Refresh */
+            refresh: string;
+            user: components["schemas"]["UserOut"];
+        };
+        /** TokenRefresh */
+        TokenRefresh: {
+            /** Refresh */
+            refresh: string;
+        };
+        /**
+         * UserOut
+         * @description The account as the storefront reads it; `role` is admin, seller or buyer. `phone_verified`:
+         *     whether `link <code>` came from that phone, which is what opens its orders.
+         */
+        UserOut: {
+            /** Id */
+            id: string;
+            /** Username */
+            username: string;
+            /** Email */
+            email: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "admin" | "seller" | "buyer";
+            /** First Name */
+            first_name: string;
+            /** Last Name */
+            last_name: string;
+            /** Phone */
+            phone: string | null;
+            /** Phone Verified */
+            phone_verified: boolean;
         };
     };
     responses: never;
@@ -770,6 +1094,15 @@ export interface operations {
             };
             /** @description Problem details (RFC 9457) */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -866,6 +1199,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ProductOut"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Problem details (RFC 9457) */
@@ -1114,6 +1456,15 @@ export interface operations {
                 };
             };
             /** @description Problem details (RFC 9457) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1147,7 +1498,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The orders of the customer token's phone */
+            /** @description A customer token's phone's orders; a buyer's own orders and its verified phone's */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1483,6 +1834,268 @@ export interface operations {
             };
             /** @description Problem details (RFC 9457) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    obtainToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenObtain"];
+            };
+        };
+        responses: {
+            /** @description Sign in: username and password -> access and refresh tokens */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenPair"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    refreshToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenRefresh"];
+            };
+        };
+        responses: {
+            /** @description A new access token for a live refresh token */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccessToken"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    register: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Register"];
+            };
+        };
+        responses: {
+            /** @description Create a buyer account and sign in */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenPair"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The signed-in account */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserOut"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProfileUpdate"];
+            };
+        };
+        responses: {
+            /** @description Change name, email or phone (a new phone is unverified) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserOut"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    linkPhone: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A code to send as `link <code>` from the account's phone on WhatsApp, which verifies it */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PhoneLink"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
