@@ -212,6 +212,6 @@ class WhatsApp:
         assert response.status == 200, await response.text()
         return form
 
-    async def replies_to(self, phone: str, count: int = 1, timeout: float = 2.0) -> list[str]:
+    async def replies_to(self, phone: str, count: int = 1, timeout: float = 10.0) -> list[str]:
         messages = await self.twilio.wait_for_messages(count, to=phone, timeout=timeout)
         return [m["Body"] for m in messages]

@@ -450,7 +450,7 @@ class FakeTwilio:
                 return m
         raise LookupError(f"no message {sid} was created; created: {[m['sid'] for m in self.messages]}")
 
-    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 2.0,
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0,
                        interval: float = 0.01) -> Any:
         """Poll `predicate` until it returns something truthy (returned), at most `timeout` s."""
         deadline = time.monotonic() + timeout
@@ -463,7 +463,7 @@ class FakeTwilio:
             await asyncio.sleep(interval)
 
     async def wait_for_messages(self, count: int = 1, *, to: str | None = None,
-                                timeout: float = 2.0) -> list[dict[str, Any]]:
+                                timeout: float = 10.0) -> list[dict[str, Any]]:
         """At least `count` created messages (to `to`, if given); returns them all."""
         def found() -> list[dict[str, Any]] | None:
             messages = self.messages_to(to) if to else self.messages

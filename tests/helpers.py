@@ -26,7 +26,7 @@ async def place_order(client, *lines, **extra) -> dict:
     return await response.json()
 
 
-async def eventually(check, timeout: float = 3.0, interval: float = 0.05):
+async def eventually(check, timeout: float = 10.0, interval: float = 0.05):
     """Await `check()` (a coroutine function) until it returns something truthy; bounded in time."""
     import asyncio
 
