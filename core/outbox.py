@@ -87,19 +87,8 @@ ANY_DUE = select(MESSAGES.c.id).where(DUE).limit(1)
 CLAIMED_COLUMNS = (MESSAGES.c.id, MESSAGES.c.key, MESSAGES.c.kind, MESSAGES.c.to_phone, MESSAGES.c.body,
                    MESSAGES.c.variables, MESSAGES.c.content_sid, MESSAGES.c.content_variables, MESSAGES.c.order_id,
                    MESSAGES.c.attempts, MESSAGES.c.attempt_started_at.label("in_doubt_since"))
-# A pass takes at most this many messages of one recipient. Theirs go one after another, each
-# waiting for Twilio's answer to the one before, so a backlog to one number (a flood of admin alerts)
-# would hold the pass — and every reply queued meanwhile — for backlog × Twilio's answer time.
-PER_RECIPIENT = 3
-# Each message's place in its recipient's line: the messages due or being sent (by any process)
-# before it. Only the first PER_RECIPIENT places go, so a recipient's messages keep their order
-# across passes and processes; one waiting out a retry's backoff holds up nothing.
-IN_LINE = or_(DUE, and_(MESSAGES.c.status == "sending", UNSENT))
-PLACE = (select(MESSAGES.c.id, func.row_number().over(partition_by=MESSAGES.c.to_phone, order_by=MESSAGES.c.id)
-                .label("place")).where(IN_LINE).subquery())
-FRONT_OF_LINE = MESSAGES.c.id.in_(select(PLACE.c.id).where(PLACE.c.place <= PER_RECIPIENT))
 # Oldest first; on PostgreSQL the rows another process is claiming are skipped, not waited for.
-DUE_ROWS = (select(*CLAIMED_COLUMNS).where(DUE, FRONT_OF_LINE).order_by(MESSAGES.c.id).limit(bindparam("limit"))
+DUE_ROWS = (select(*CLAIMED_COLUMNS).where(DUE).order_by(MESSAGES.c.id).limit(bindparam("limit"))
             .with_for_update(skip_locked=True))
 # A send in doubt keeps the time its attempt began: the lookup at Twilio searches from then.
 CLAIM = (update(MESSAGES).where(one_of(MESSAGES.c.id, "ids"))
@@ -179,6 +168,22 @@ async def save_claimed(uow, messages: list[Claimed], *fields: str) -> None:
     if messages:
         await uow.execute(UPDATE_MESSAGE, [{"b_id": m.id, "updated_at": uow.now(),
                                             **{name: getattr(m, name) for name in fields}} for m in messages])
+
+
+# A claim given back unsent: queued again as if it had not been claimed (the attempt not counted,
+# its start as it was), first in line for the next pass.
+GIVE_BACK = (update(MESSAGES).where(MESSAGES.c.id == bindparam("b_id"), MESSAGES.c.status == "sending", UNSENT)
+             .values(status="queued", claimed_until=None, attempts=MESSAGES.c.attempts - 1,
+                     attempt_started_at=bindparam("b_started"), next_attempt_at=bindparam("b_now"),
+                     updated_at=bindparam("b_now")))
+
+
+async def give_back(uow, messages: list[Claimed]) -> None:
+    """Claimed messages a pass did not get to send (sender.py: a pass's time is bounded)."""
+    if messages:
+        now = uow.now()
+        await uow.execute(GIVE_BACK, [{"b_id": m.id, "b_started": m.in_doubt_since, "b_now": now}
+                                      for m in messages])
 
 
 async def release_claims(uow) -> int:

@@ -15,6 +15,11 @@ from webhooks.in_doubt import Listed, lookup_days, match
 
 log = logging.getLogger("orderdesk.sender")
 MAX_BACKOFF_S = 10  # between passes while they fail (the database away): it is retried, never given up
+# How long a pass goes on starting sends. One recipient's messages go one after another, each waiting
+# for Twilio's answer to the one before, so a backlog to one number (a flood of admin alerts) would
+# hold the pass — and every reply queued meanwhile — for backlog × Twilio's answer time. What a pass
+# did not get to is given back, first in line for the next pass, which starts at once.
+PASS_SENDING_S = 0.5
 
 
 @dataclass
@@ -106,7 +111,8 @@ class Sender:
     def __init__(self, uow, transport, *, status_callback: str, batch: int = 100, gather_seconds: float = 0.05,
                  lease: timedelta = delivery.LEASE, sweep_seconds: float = 1.0,
                  policy: delivery.Policy = delivery.Policy(), sole_sender: bool = False,
-                 meters: observe.Meters | None = None) -> None:
+                 meters: observe.Meters | None = None, pass_sending_s: float = PASS_SENDING_S) -> None:
+        self.pass_sending_s = pass_sending_s
         self.uow, self.transport, self.policy = uow, transport, policy
         self.meters = meters or observe.Meters()
         self.status_callback = status_callback
@@ -176,15 +182,18 @@ class Sender:
             sendable = await self._settle_doubts(sendable)
             # One recipient's messages go one after another, in the order they were queued (WhatsApp
             # shows them as they arrive); different recipients go side by side.
-            outcomes = await asyncio.gather(*(self._send_in_order(messages)
+            until = asyncio.get_running_loop().time() + self.pass_sending_s
+            outcomes = await asyncio.gather(*(self._send_in_order(messages, until)
                                               for messages in _by_recipient(sendable).values()))
         sent = [(message.id, answer.sid, answer.status)
-                for pairs in outcomes for message, answer in pairs if isinstance(answer, Sent)]
-        failed = [(message, answer) for pairs in outcomes for message, answer in pairs
+                for pairs, _ in outcomes for message, answer in pairs if isinstance(answer, Sent)]
+        failed = [(message, answer) for pairs, _ in outcomes for message, answer in pairs
                   if isinstance(answer, delivery.SendFailure)]
-        if sent:
+        left = [message for _, unsent in outcomes for message in unsent]
+        if sent or left:
             async with self.uow() as tx:
                 await outbox.record_sent_many(tx, sent)
+                await outbox.give_back(tx, left)
                 await tx.commit()
             self.meters.sends.labels("sent", "").inc(len(sent))
         for message, failure in failed:
@@ -253,14 +262,19 @@ class Sender:
             done.set()
             await task
 
-    async def _send_in_order(self, messages: list[outbox.Claimed]) -> list[tuple[outbox.Claimed, object]]:
+    async def _send_in_order(self, messages: list[outbox.Claimed], until: float
+                             ) -> tuple[list[tuple[outbox.Claimed, object]], list[outbox.Claimed]]:
+        """Send one recipient's messages in order until the loop's clock passes `until` (the first
+        always goes): ([(message, Sent or SendFailure)], the messages not started)."""
         answers = []
-        for message in messages:
+        for n, message in enumerate(messages):
+            if n and asyncio.get_running_loop().time() > until:
+                return answers, messages[n:]
             try:
                 answers.append((message, await self.transport.send(message, self.status_callback)))
             except delivery.SendFailure as failure:
                 answers.append((message, failure))
-        return answers
+        return answers, []
 
     async def _failed(self, message: outbox.Claimed, failure: delivery.SendFailure) -> None:
         async with self.uow() as tx:
