@@ -282,7 +282,7 @@ async def test_a_receipt_twilio_has_not_stored_yet_is_retried_and_the_reply_does
     await wa.say("", phone=phone, media=[url])
 
     # The acknowledgement is out while the download is still waiting out Twilio's 404s
-    [ack] = await wa.replies_to(phone, timeout=1.0)
+    [ack] = await wa.replies_to(phone)
     assert order["orderReference"] in ack
     [pending] = await proof_rows(uow, order)
     assert pending.receipt_sha256 is None
