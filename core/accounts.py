@@ -20,13 +20,13 @@ from datetime import datetime, timedelta
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from core.db import insert_unless_taken
+from core.db import insert_unless_taken, lock_name
 from core.errors import (Forbidden, InvalidField, LinkRefused, NotFound, SignInLocked, SignInRefused,
                          TokenRefused)
-from core.models import Account, AccountSession, AppSecret, new_id
+from core.models import Account, AccountSession, AppSecret, SignInFailure, new_id
 from core.phones import to_e164
 from core.tokens import Bearer, Role
 
@@ -45,6 +45,7 @@ ALGORITHM = "HS256"
 SECRET_NAME = "token_signing_key"
 
 accounts_t, sessions_t, secrets_t = Account.__table__, AccountSession.__table__, AppSecret.__table__
+failures_t = SignInFailure.__table__
 # The one read behind every account request: the account, live, and its session, live; both by key.
 LIVE_SESSION = (select(accounts_t.c.id, accounts_t.c.username, accounts_t.c.role, accounts_t.c.verified_phone,
                        sessions_t.c.expires_at)
@@ -164,39 +165,53 @@ async def authenticate(tx, tokens: Tokens, secret: str) -> Bearer:
 
 async def sign_in(uow, passwords: Passwords, tokens: Tokens, username: str, password: str) -> Issued:
     """A new session for the account, or SignInRefused (wrong pair, disabled) / SignInLocked. Opens its
-    own units of work: the password is checked between them, outside any transaction."""
+    own units of work: the password is checked between them, outside any transaction. Wrong passwords
+    are counted per username, whether an account has it or not, so a lockout tells nobody which
+    usernames exist."""
     async with uow(readonly=True) as tx:
         account = await _by_username(tx, username)
-    if account is not None and account.locked_until is not None and tx.now() < account.locked_until:
-        raise SignInLocked(max(1, math.ceil((account.locked_until - tx.now()).total_seconds())))
+        _refuse_while_locked(await tx.session.get(SignInFailure, username), tx.now())
     good = await passwords.verify(account.password_hash if account else None, password)
-    if account is None:
-        raise SignInRefused()
     async with uow() as tx:
-        account = await tx.session.get(Account, account.id, with_for_update=True)
+        # Under a lock on the username: guesses sent all at once passed the first check together,
+        # and those verified after the one that locked it learn nothing, right or wrong.
+        await lock_name(tx.session, f"sign-in:{username}")
         now = tx.now()
-        # Checked again under the row lock: guesses sent all at once passed the first check together,
-        # and those verified after the one that locked the account learn nothing, right or wrong.
-        if account.locked_until is not None and now < account.locked_until:
-            raise SignInLocked(max(1, math.ceil((account.locked_until - now).total_seconds())))
+        failures = await tx.session.get(SignInFailure, username, populate_existing=True)
+        _refuse_while_locked(failures, now)
         if not good:
-            _count_wrong(account, now)
+            await _count_wrong(tx, failures, username, now)
             await tx.commit()
             raise SignInRefused()
+        account = await tx.session.get(Account, account.id, populate_existing=True)
         if account.disabled_at is not None:
             raise SignInRefused()
-        account.failed_sign_ins, account.first_failed_at, account.locked_until = 0, None, None
+        if failures is not None:
+            await tx.session.delete(failures)
         issued = await _new_session(tx, tokens, account)
         await tx.commit()
     return issued
 
 
-def _count_wrong(account: Account, now: datetime) -> None:
-    if account.first_failed_at is None or now - account.first_failed_at > WRONG_WINDOW:
-        account.failed_sign_ins, account.first_failed_at = 0, now
-    account.failed_sign_ins += 1
-    if account.failed_sign_ins >= MAX_WRONG:
-        account.locked_until = now + LOCKOUT
+def _refuse_while_locked(failures: SignInFailure | None, now: datetime) -> None:
+    if failures is not None and failures.locked_until is not None and now < failures.locked_until:
+        raise SignInLocked(max(1, math.ceil((failures.locked_until - now).total_seconds())))
+
+
+async def _count_wrong(tx, failures: SignInFailure | None, username: str, now: datetime) -> None:
+    if failures is None:
+        # A new username to count: first forget those whose window and lockout are over, so guesses
+        # at made-up usernames keep at most 15 minutes' worth of rows.
+        await tx.execute(delete(failures_t).where(failures_t.c.first_failed_at < now - WRONG_WINDOW,
+                                                  or_(failures_t.c.locked_until.is_(None),
+                                                      failures_t.c.locked_until <= now)))
+        failures = SignInFailure(username=username, count=0, first_failed_at=now)
+        tx.session.add(failures)
+    elif now - failures.first_failed_at > WRONG_WINDOW:
+        failures.count, failures.first_failed_at = 0, now
+    failures.count += 1
+    if failures.count >= MAX_WRONG:
+        failures.locked_until = now + LOCKOUT
 
 
 async def _new_session(tx, tokens: Tokens, account: Account) -> Issued:

@@ -237,7 +237,9 @@ class Account(Base):
     # The code of a pending `link <code>`, and until when it works.
     link_code: Mapped[str | None] = mapped_column(String(16), nullable=True, unique=True)
     link_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # Wrong passwords since `first_failed_at` (the lockout rule), and the end of a lockout.
+    # Retired (the lockout moved to `sign_in_failures`, which counts unknown usernames too). Still
+    # mapped so servers of the previous release, serving while a release migrates, keep working;
+    # a later migration drops them.
     failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
     first_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -257,6 +259,19 @@ class AccountSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class SignInFailure(Base):
+    """Wrong passwords for one username, whether or not an account has it (CONTRACT §2: the lockout
+    is per username, so it tells nobody which usernames exist): how many since `first_failed_at`, and
+    the end of a lockout. A row whose window and lockout are over is deleted by the next failure."""
+
+    __tablename__ = "sign_in_failures"
+
+    username: Mapped[str] = mapped_column(String(150), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    first_failed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class AppSecret(Base):

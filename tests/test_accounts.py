@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from core import accounts
-from core.models import Account
+from core.models import Account, SignInFailure
 from tests.conftest import CUSTOMER_PHONE
 from tests.helpers import make_product, order_body, place_order
 from tests.problem_details import field_messages, problem_of
@@ -251,6 +251,31 @@ async def test_guesses_sent_all_at_once_are_counted_not_raced_past(client, uow):
 
     assert sorted(a.status for a in answers) == [401] * 10 + [429] * 2
     await problem_of(right, 429)
+
+
+async def test_an_unknown_username_is_locked_out_like_a_real_one_so_the_lockout_tells_nobody_who_exists(
+        client, uow):
+    await make_user(uow, "wanjiku", "admin")
+    for _ in range(10):
+        await sign_in(client, "wanjiku", "guess")
+        await sign_in(client, "nobody", "guess")
+
+    real, made_up = await sign_in(client, "wanjiku", "guess"), await sign_in(client, "nobody", "guess")
+
+    assert (real.status, real.headers["Retry-After"]) == (made_up.status, made_up.headers["Retry-After"]) == (429, "60")
+    assert await real.json() == await made_up.json()
+
+
+async def test_guesses_at_made_up_usernames_are_forgotten_after_15_minutes(client, uow, clock):
+    for n in range(30):
+        await sign_in(client, f"made-up-{n}", "guess")
+    clock.advance(minutes=16)
+
+    await sign_in(client, "one-more", "guess")
+
+    async with uow() as tx:
+        kept = (await tx.session.execute(select(SignInFailure.username))).scalars().all()
+    assert kept == ["one-more"]
 
 
 async def test_wrong_passwords_older_than_15_minutes_do_not_count(client, uow, clock):
