@@ -340,6 +340,8 @@ class OutboundMessage(Base):
     content_sid: Mapped[str | None] = mapped_column(String(64), nullable=True)
     content_variables: Mapped[str | None] = mapped_column(Text, nullable=True)
     order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id"), nullable=True, index=True)
+    # The request that caused it (a webhook's, an API call's), so the lines of its sending carry it too.
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     status: Mapped[str] = mapped_column(String(20), default="queued")
     twilio_sid: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     error_code: Mapped[str | None] = mapped_column(String(20), nullable=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
+from core import logcontext
 from core.db import insert_unless_taken, lock_names, one_of
 from core.models import Customer, DeliveryEvent, Order, OutboundMessage
 from core.references import canonical
@@ -44,7 +45,8 @@ async def enqueue(uow, *, to: str, kind: str, key: str, variables: dict | None =
         insert_unless_taken(uow.conn, OutboundMessage.__table__, ("key",)),
         {"key": key[:200], "kind": kind, "to_phone": to, "body": text, "variables": variables, "order_id": order_id,
          "status": "queued", "attempts": 0, "next_attempt_at": now, "content_sid": content_sid,
-         "content_variables": content_variables, "created_at": now, "updated_at": now})
+         "content_variables": content_variables, "request_id": logcontext.current().get("request_id"),
+         "created_at": now, "updated_at": now})
     if result.rowcount != 1:
         return False
     uow.queued += 1  # the commit wakes the sender only when something was queued
@@ -86,7 +88,7 @@ DUE = or_(
 ANY_DUE = select(MESSAGES.c.id).where(DUE).limit(1)
 CLAIMED_COLUMNS = (MESSAGES.c.id, MESSAGES.c.key, MESSAGES.c.kind, MESSAGES.c.to_phone, MESSAGES.c.body,
                    MESSAGES.c.variables, MESSAGES.c.content_sid, MESSAGES.c.content_variables, MESSAGES.c.order_id,
-                   MESSAGES.c.attempts, MESSAGES.c.attempt_started_at.label("in_doubt_since"))
+                   MESSAGES.c.request_id, MESSAGES.c.attempts, MESSAGES.c.attempt_started_at.label("in_doubt_since"))
 # Oldest first; on PostgreSQL the rows another process is claiming are skipped, not waited for.
 DUE_ROWS = (select(*CLAIMED_COLUMNS).where(DUE).order_by(MESSAGES.c.id).limit(bindparam("limit"))
             .with_for_update(skip_locked=True))
@@ -120,6 +122,7 @@ class Claimed:
     order_id: str | None
     attempts: int
     in_doubt_since: datetime | None = None  # an earlier send, begun then, may be at Twilio: look it up
+    request_id: str | None = None  # of the request that queued it: its sending's log lines carry it
     status: str = "sending"
     error_code: str | None = None
     error_message: str | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from sqlalchemy import select
 
 from core import alerts
 from core.db import insert_unless_taken
-from core.models import Order, PaymentProof, ReceiptFile
+from core.models import InboundMessage, Order, PaymentProof, ReceiptFile
 
 EXTENSIONS = {"image/jpeg": ".jpg", "image/jpg": ".jpg", "image/png": ".png", "image/gif": ".gif",
               "image/heic": ".heic", "image/heif": ".heif", "image/webp": ".webp", "image/bmp": ".bmp",
@@ -52,10 +53,25 @@ def store_file(media_dir: str, content: bytes, content_type: str) -> tuple[str, 
     return sha256, relative
 
 
-async def pending(uow, *, message_id: int | None = None, limit: int = 100) -> list[tuple[int, str, str]]:
-    """(proof id, media URL, content type) of receipts not yet kept nor given up on: one message's,
-    or (message_id None) every recent one, for a restart to pick up what it was doing."""
-    query = (select(PaymentProof.id, PaymentProof.media_url, PaymentProof.content_type)
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """A receipt to download, with what its log lines name: the order, the inbound message."""
+
+    proof_id: int
+    url: str
+    content_type: str | None
+    reference: str
+    message_sid: str | None
+    request_id: str | None
+
+
+async def pending(uow, *, message_id: int | None = None, limit: int = 100) -> list[Waiting]:
+    """Receipts not yet kept nor given up on: one message's, or (message_id None) every recent one,
+    for a restart to pick up what it was doing."""
+    query = (select(PaymentProof.id, PaymentProof.media_url, PaymentProof.content_type, Order.reference,
+                    InboundMessage.message_sid, InboundMessage.request_id)
+             .join(Order, Order.id == PaymentProof.order_id)
+             .outerjoin(InboundMessage, InboundMessage.id == PaymentProof.inbound_message_id)
              .where(PaymentProof.kind == "receipt", PaymentProof.media_url.is_not(None),
                     PaymentProof.receipt_sha256.is_(None), PaymentProof.download_error.is_(None))
              .order_by(PaymentProof.id).limit(limit))
@@ -63,7 +79,7 @@ async def pending(uow, *, message_id: int | None = None, limit: int = 100) -> li
         query = query.where(PaymentProof.inbound_message_id == message_id)
     else:
         query = query.where(PaymentProof.received_at >= uow.now() - RESUME_WITHIN)
-    return [tuple(row) for row in (await uow.session.execute(query)).all()]
+    return [Waiting(*row) for row in (await uow.session.execute(query)).all()]
 
 
 async def keep(uow, proof_id: int, *, sha256: str, path: str, size: int, content_type: str) -> list[str]:

@@ -10,7 +10,11 @@ import time
 import urllib.parse
 import urllib.request
 
+import aiohttp
+
+from tests.fake_twilio import FakeTwilio, sign
 from tests.live_server import LiveServer
+from tests.test_processes import Server, cli, environment, until
 
 CUSTOMER, ADMIN, OTHER = "+254712345678", "+254700000001", "0733 444 555"
 
@@ -65,8 +69,44 @@ def test_json_logs_are_one_object_a_line_naming_what_each_is_about(tmp_path):
     lines = [json.loads(line) for line in log.splitlines()]
     [reply] = [line for line in lines if line["message"].startswith("WhatsApp to")]
     assert reply["level"] == "INFO" and reply["logger"] == "orderdesk.sender" and reply["outbound_id"] >= 1
+    assert reply["request_id"] == "edge-42"  # the reply's sending logs under the webhook's id
     assert "+•••001" in reply["message"] and _digits(ADMIN) not in log
     assert kept == "edge-42"  # kept with the message: its later processing logs under the webhook's id
+
+
+async def test_the_lines_about_an_order_carry_its_reference_message_sid_and_the_request_that_began_it(tmp_path):
+    async with FakeTwilio() as twilio, aiohttp.ClientSession() as http:
+        env = environment(f"sqlite:///{tmp_path}/orderdesk.db", twilio, LOG_FORMAT="json")
+        cli(tmp_path, env, "db", "upgrade")
+        cli(tmp_path, env, "seed-demo")
+        server = await Server(tmp_path, env).start()
+        try:
+            async with http.get(f"{server.url}/api/products/") as response:
+                product = (await response.json())[0]
+            async with http.post(f"{server.url}/api/orders/", json={
+                    "customerName": "Amina Otieno", "customerPhone": CUSTOMER, "customerAddress": "Moi Ave 12",
+                    "items": [{"productId": product["id"], "quantity": 1}]}) as response:
+                reference = (await response.json())["orderReference"]
+            twilio.fail_next(to=CUSTOMER)  # the acknowledgement's first try: a line says it is retried
+            # A receipt that is not this account's media is not downloaded: a line says so.
+            form = twilio.inbound_form(CUSTOMER, f"paid {reference}", message_sid=f"SM{7:032d}",
+                                       media=[("http://127.0.0.1:9/receipt.jpg", "image/jpeg")])
+            signature = sign("https://shop.example.com/webhooks/twilio/whatsapp", form, twilio.auth_token)
+            async with http.post(f"{server.url}/webhooks/twilio/whatsapp", data=form,
+                                 headers={"X-Twilio-Signature": signature, "X-Request-ID": "pay-7"}) as response:
+                assert response.status == 200
+
+            async def acknowledged() -> int:
+                return len(twilio.messages_to(CUSTOMER))
+            await until(acknowledged, lambda n: n >= 1, timeout=10)
+        finally:
+            server.stop()
+        lines = [json.loads(line) for line in (tmp_path / f"serve-{server.port}.log").read_text().splitlines()]
+
+    [receipt] = [line for line in lines if "not kept" in line["message"]]
+    assert (receipt["reference"], receipt["message_sid"], receipt["request_id"]) == (reference, f"SM{7:032d}", "pay-7")
+    [retried] = [line for line in lines if "retry" in line["message"]]
+    assert retried["request_id"] == "pay-7" and retried["outbound_id"] >= 1
 
 
 def test_other_libraries_log_at_warning_and_never_the_rows_a_query_returns():

@@ -34,7 +34,7 @@ from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from yarl import URL
 
 from bot import contacts
-from core import inbox, receipts
+from core import inbox, logcontext, receipts
 from core.models import InboundMessage
 from webhooks import keys
 
@@ -139,13 +139,15 @@ class ReceiptFetcher:
         except Exception:
             log.exception("receipts of inbound message %s could not be looked up", message_id)
             return
-        for proof_id, url, content_type in waiting:
-            async with self._slots:
-                try:
-                    await self._fetch_one(proof_id, url, content_type or "")
-                except Exception:
-                    log.exception("receipt of proof %s could not be kept; it is tried again after a restart",
-                                  proof_id)
+        for receipt in waiting:
+            with logcontext.bound(reference=receipt.reference, message_sid=receipt.message_sid,
+                                  request_id=receipt.request_id):
+                async with self._slots:
+                    try:
+                        await self._fetch_one(receipt.proof_id, receipt.url, receipt.content_type or "")
+                    except Exception:
+                        log.exception("receipt of proof %s could not be kept; it is tried again after a restart",
+                                      receipt.proof_id)
         await self._read_contacts(message_id)
 
     async def _read_contacts(self, message_id: int | None) -> None:

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from core import outbox, window
+from core import logcontext, outbox, window
 from webhooks import delivery, observe
 from webhooks.in_doubt import Listed, lookup_days, match
 
@@ -35,10 +35,9 @@ class ConsoleTransport:
     async def send(self, message: outbox.Claimed, status_callback: str) -> Sent:
         if message.content_sid:
             log.info("WhatsApp template %s to %s (%s): %s", message.content_sid, message.to_phone,
-                     message.kind, message.content_variables, extra={"outbound_id": message.id})
+                     message.kind, message.content_variables)
         else:
-            log.info("WhatsApp to %s (%s):\n%s", message.to_phone, message.kind, message.body,
-                     extra={"outbound_id": message.id})
+            log.info("WhatsApp to %s (%s):\n%s", message.to_phone, message.kind, message.body)
         return Sent(sid=f"console-{message.id}", status="sent")
 
     async def sent_to(self, phone: str, days: list[date]) -> list[Listed]:
@@ -270,29 +269,35 @@ class Sender:
         for n, message in enumerate(messages):
             if n and asyncio.get_running_loop().time() > until:
                 return answers, messages[n:]
-            try:
-                answers.append((message, await self.transport.send(message, self.status_callback)))
-            except delivery.SendFailure as failure:
-                answers.append((message, failure))
+            with _about(message):
+                try:
+                    answers.append((message, await self.transport.send(message, self.status_callback)))
+                except delivery.SendFailure as failure:
+                    answers.append((message, failure))
         return answers, []
 
     async def _failed(self, message: outbox.Claimed, failure: delivery.SendFailure) -> None:
-        async with self.uow() as tx:
-            if failure.transient and message.attempts < self.policy.max_attempts:
-                at = tx.now() + self.policy.backoff(message.attempts)
-                await outbox.record_retry(tx, message.id, at, str(failure), in_doubt=failure.in_doubt)
-                log.warning("message %s to %s: %s; retry %d at %s", message.id, message.to_phone, failure,
-                            message.attempts, at.isoformat(), extra={"outbound_id": message.id})
-                result = "retry"
-            else:
-                code = str(failure.code) if failure.code else None
-                failed = await outbox.record_failed(tx, message.id, code, failure.reason)
-                log.error("message %s to %s failed for good: %s", message.id, message.to_phone, failure,
-                          extra={"outbound_id": message.id})
-                await window.not_delivered(tx, failed, code, failure.reason)
-                result = "failed"
-            await tx.commit()
+        with _about(message):
+            async with self.uow() as tx:
+                if failure.transient and message.attempts < self.policy.max_attempts:
+                    at = tx.now() + self.policy.backoff(message.attempts)
+                    await outbox.record_retry(tx, message.id, at, str(failure), in_doubt=failure.in_doubt)
+                    log.warning("message %s to %s: %s; retry %d at %s", message.id, message.to_phone, failure,
+                                message.attempts, at.isoformat())
+                    result = "retry"
+                else:
+                    code = str(failure.code) if failure.code else None
+                    failed = await outbox.record_failed(tx, message.id, code, failure.reason)
+                    log.error("message %s to %s failed for good: %s", message.id, message.to_phone, failure)
+                    await window.not_delivered(tx, failed, code, failure.reason)
+                    result = "failed"
+                await tx.commit()
         self.meters.sent(result, failure.code)
+
+
+def _about(message: outbox.Claimed):
+    """The log context of a message's sending: its outbound id and the request that queued it."""
+    return logcontext.bound(outbound_id=message.id, request_id=message.request_id)
 
 
 def _by_recipient(messages: list[outbox.Claimed]) -> dict[str, list[outbox.Claimed]]:

@@ -140,12 +140,14 @@ async def inbound(request: web.Request) -> web.Response:
 async def process(uow, message_id: int, meters: observe.Meters | None = None) -> None:
     """Answer a stored message, its log lines carrying the webhook's request id and its MessageSid.
     A failure here is recorded and relayed, never lost or raised to Twilio."""
+    about: dict[str, object] = {}
     try:
         async with uow() as tx:
             message = await inbox.take_unprocessed(tx, message_id)
             if message is None:
                 return
-            with logcontext.bound(request_id=message.request_id, message_sid=message.message_sid):
+            about = {"request_id": message.request_id, "message_sid": message.message_sid}
+            with logcontext.bound(**about):
                 if await inbox.hold_if_over_limit(tx, message):
                     await tx.commit()  # kept, not answered: the admins have been told
                     return
@@ -155,18 +157,19 @@ async def process(uow, message_id: int, meters: observe.Meters | None = None) ->
         if meters is not None:
             meters.turns.observe((uow.now() - message.received_at).total_seconds())
     except Exception as exc:
-        log.exception("inbound message %s could not be handled", message_id)
-        async with uow() as tx:
-            message = await inbox.take_unprocessed(tx, message_id)
-            if message is None:
-                return
-            message.error, message.processed_at = f"{type(exc).__name__}: {exc}"[:1000], tx.now()
-            await alerts.tell_admins(tx, "admin_relay", key=f"inbound:{message_id}:unhandled",
-                                     variables={"name": message.profile_name or "customer",
-                                                "phone": message.from_phone.removeprefix("whatsapp:"),
-                                                "order": " (we could not handle this message automatically)",
-                                                "text": message.body[:600] or "[media]"})
-            await tx.commit()
+        with logcontext.bound(**about):
+            log.exception("inbound message %s could not be handled", message_id)
+            async with uow() as tx:
+                message = await inbox.take_unprocessed(tx, message_id)
+                if message is None:
+                    return
+                message.error, message.processed_at = f"{type(exc).__name__}: {exc}"[:1000], tx.now()
+                await alerts.tell_admins(tx, "admin_relay", key=f"inbound:{message_id}:unhandled",
+                                         variables={"name": message.profile_name or "customer",
+                                                    "phone": message.from_phone.removeprefix("whatsapp:"),
+                                                    "order": " (we could not handle this message automatically)",
+                                                    "text": message.body[:600] or "[media]"})
+                await tx.commit()
 
 
 async def status_callback(request: web.Request) -> web.Response:
