@@ -2,10 +2,11 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from core import jobs
 from core.db import READONLY
+from core.models import OutboundMessage
 from core.uow import UnitOfWork
 from tests.conftest import ADMIN_PHONE, CUSTOMER_PHONE, open_windows
 from tests.helpers import make_product, order_body, place_order
@@ -43,6 +44,16 @@ async def test_a_payment_reminder_goes_once_per_order(wa, uow, clock, pending):
     assert first == "1 reminder(s) queued" and second == "0 reminder(s) queued"
     [reminder] = await wa.replies_to(CUSTOMER_PHONE)
     assert pending["orderReference"] in reminder and "waiting for payment" in reminder
+
+
+async def test_the_messages_a_job_run_queues_keep_its_run_id_for_their_log_lines(wa, uow, clock, pending):
+    clock.advance(hours=7)
+    await run(uow, jobs.REMINDERS, jobs.remind_unpaid)
+
+    async with uow(readonly=True) as tx:
+        kept = (await tx.execute(select(OutboundMessage.request_id).where(OutboundMessage.kind == "payment_reminder"))
+                ).scalars().all()
+    assert len(kept) == 1 and kept[0].startswith(f"{jobs.REMINDERS.name}-")
 
 
 async def test_a_due_time_runs_once_even_when_asked_twice(wa, uow, clock, pending):

@@ -8,6 +8,7 @@ one PostgreSQL each due time runs once. Beside the jobs, every process folds the
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -15,7 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from core import jobs, tallies
+from core import jobs, logcontext, tallies
 from core.settings import Settings
 from webhooks.observe import Meters, Throttled
 
@@ -51,18 +52,20 @@ def due_key(job: jobs.Job, now: datetime, settings: Settings) -> str:
 
 async def run(uow, job: jobs.Job, operation, meters: Meters | None = None) -> str | None:
     """One due run of `job` (its claim, then its work, in short transactions of their own); a failure
-    is logged and counted, and the next due time tries again."""
-    try:
-        result = await jobs.run_once(uow, job, due_key(job, uow.now(), uow.settings), operation)
-    except Exception:  # a job must never take the scheduler down; the next due time tries again
-        log.exception("job %s failed", job.name)
-        if meters is not None:
-            meters.jobs.labels(job.name, "failed").inc()
-        return None
-    if result is not None:  # None: another process ran this due time
-        log.info("job %s: %s", job.name, result)
-        if meters is not None:
-            meters.jobs.labels(job.name, "ok").inc()
+    is logged and counted, and the next due time tries again. The run has a request id of its own
+    (`<job>-<hex>`), which the messages it queues keep, as a request's do."""
+    with logcontext.bound(request_id=f"{job.name}-{uuid.uuid4().hex[:12]}"):
+        try:
+            result = await jobs.run_once(uow, job, due_key(job, uow.now(), uow.settings), operation)
+        except Exception:  # a job must never take the scheduler down; the next due time tries again
+            log.exception("job %s failed", job.name)
+            if meters is not None:
+                meters.jobs.labels(job.name, "failed").inc()
+            return None
+        if result is not None:  # None: another process ran this due time
+            log.info("job %s: %s", job.name, result)
+            if meters is not None:
+                meters.jobs.labels(job.name, "ok").inc()
     return result
 
 
