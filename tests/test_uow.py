@@ -2,7 +2,8 @@
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from core import catalog
 from core.models import Product, StockMovement
@@ -44,3 +45,42 @@ async def test_commit_keeps_the_change(uow):
 
     assert await rows(uow, Product) == 1
     assert await rows(uow, StockMovement) == 1
+
+
+# --- SQLite: statements run again and again skip SQLAlchemy's execution path (core/db.py) ---------
+
+PRODUCTS = Product.__table__
+BY_BARCODE = select(PRODUCTS.c.name, PRODUCTS.c.price, PRODUCTS.c.sizes, PRODUCTS.c.created_at).where(
+    PRODUCTS.c.barcode == bindparam("barcode"))
+ADD = insert(PRODUCTS).returning(PRODUCTS.c.barcode, sort_by_parameter_order=True)
+
+
+async def test_a_statement_run_again_answers_as_sqlalchemy_did_the_first_time(uow):
+    async with uow() as tx:
+        await add_belt(tx)
+        await tx.flush()
+        first = (await tx.execute(BY_BARCODE, {"barcode": "BELT-1"})).all()   # SQLAlchemy's path
+        again = (await tx.execute(BY_BARCODE, {"barcode": "BELT-1"})).all()   # compiled once, then its own
+
+    assert again == first and len(first) == 1
+    name, price, sizes, created_at = again[0]
+    assert (name, price, again[0].name) == ("Belt", first[0].price, "Belt")
+    assert type(price) is type(first[0].price) and type(sizes) is type(first[0].sizes)
+    assert created_at.tzinfo is not None and created_at == first[0].created_at
+
+
+async def test_rows_come_back_in_the_order_of_the_parameters_and_a_taken_key_is_an_integrity_error(uow):
+    now = uow.now()
+
+    def belt(n: int) -> dict:
+        return {"id": f"p-{n}", "name": f"Belt {n}", "barcode": f"B-{n}", "price": Decimal("900.00"),
+                "stock_quantity": 1, "sizes": [], "colors": [], "image_urls": [], "description": "", "category": "",
+                "created_at": now, "updated_at": now}
+
+    async with uow() as tx:
+        first = (await tx.execute(ADD, [belt(3), belt(1)])).scalars().all()
+        again = (await tx.execute(ADD, [belt(4), belt(2), belt(5)])).scalars().all()
+        with pytest.raises(IntegrityError):
+            await tx.execute(ADD, [belt(6), belt(1)])
+
+    assert (first, again) == (["B-3", "B-1"], ["B-4", "B-2", "B-5"])
