@@ -269,10 +269,13 @@ class _Compiled:
         self.sql = compiled.string
         self.names = tuple(compiled.positiontup)
         self.defaults = {name: bind.effective_value for bind, name in compiled.bind_names.items() if not bind.required}
-        self.binders = compiled._bind_processors
+        dialect = compiled.dialect
+        binders = {name: compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self.names}
+        self.binders = {name: binder for name, binder in binders.items() if binder is not None}
+        # The result columns with the names SQLAlchemy gives its rows (pinned below 2.2 in pyproject.toml).
         columns = compiled._result_columns
         self.row = namedtuple("Row", [c.keyname for c in columns]) if columns else None
-        self.readers = [c.type._cached_result_processor(compiled.dialect, None) for c in columns]
+        self.readers = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
 
     def values(self, parameters: dict | None) -> tuple:
         given = {**self.defaults, **parameters} if parameters else self.defaults
