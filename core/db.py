@@ -13,8 +13,6 @@ import hashlib
 import json
 import sqlite3
 import time
-import weakref
-from collections import namedtuple
 
 from sqlalchemy import String, TypeDecorator, bindparam, event, pool, text
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -25,10 +23,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.dialects import postgresql, registry, sqlite
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import (ArgumentError, DBAPIError, DisconnectionError, MultipleResultsFound,
-                            NoResultFound)
-from sqlalchemy.sql.dml import Delete, Insert, Update
-from sqlalchemy.sql.selectable import Select
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -211,149 +206,3 @@ async def lock_names(session, names) -> None:
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
 
-
-# --- statements run on sqlite3 itself ----------------------------------------------------------
-# SQLAlchemy's execution path (cache key, execution context, result metadata) costs about 40 µs a
-# statement, several times what SQLite takes to run it; on the hot paths that was a third of the
-# server's CPU. A Core statement the process runs again and again is compiled once for SQLite and
-# then run on the sqlite3 connection of the unit of work's transaction: its bound values go through
-# the same type processors, its rows come back as named tuples through the same result processors.
-
-class Rows:
-    """What `UnitOfWork.execute` returns on that path: the subset of SQLAlchemy's Result the code
-    uses (rows as named tuples: `row.name`, `row[0]`, `row._asdict()`)."""
-
-    __slots__ = ("_rows", "rowcount")
-
-    def __init__(self, rows: list, rowcount: int) -> None:
-        self._rows, self.rowcount = rows, rowcount
-
-    def __iter__(self):
-        return iter(self._rows)
-
-    def all(self) -> list:
-        return self._rows
-
-    def first(self):
-        return self._rows[0] if self._rows else None
-
-    def one(self):
-        if len(self._rows) != 1:
-            raise (NoResultFound if not self._rows else MultipleResultsFound)("expected exactly one row")
-        return self._rows[0]
-
-    def one_or_none(self):
-        return None if not self._rows else self.one()
-
-    def scalar(self):
-        return self._rows[0][0] if self._rows else None
-
-    def scalar_one(self):
-        return self.one()[0]
-
-    def scalar_one_or_none(self):
-        row = self.one_or_none()
-        return None if row is None else row[0]
-
-    def scalars(self) -> Rows:
-        return Rows([row[0] for row in self._rows], self.rowcount)
-
-
-class _Compiled:
-    """One statement as SQLite runs it: its SQL, its parameters in order (with the values written
-    into the statement and the type processors of each), and how to make its rows."""
-
-    __slots__ = ("sql", "names", "defaults", "binders", "row", "readers")
-
-    def __init__(self, compiled) -> None:
-        self.sql = compiled.string
-        self.names = tuple(compiled.positiontup)
-        self.defaults = {name: bind.effective_value for bind, name in compiled.bind_names.items() if not bind.required}
-        dialect = compiled.dialect
-        binders = {name: compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self.names}
-        self.binders = {name: binder for name, binder in binders.items() if binder is not None}
-        # The result columns with the names SQLAlchemy gives its rows (pinned below 2.2 in pyproject.toml).
-        columns = compiled._result_columns
-        self.row = namedtuple("Row", [c.keyname for c in columns]) if columns else None
-        self.readers = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
-
-    def values(self, parameters: dict | None) -> tuple:
-        given = {**self.defaults, **parameters} if parameters else self.defaults
-        binders = self.binders
-        try:
-            return tuple(binders[name](given[name]) if name in binders else given[name] for name in self.names)
-        except KeyError as missing:
-            raise ArgumentError(f"a value is required for bind parameter {missing}") from None
-
-    def run(self, dbapi_connection, parameters) -> Rows:
-        try:
-            if not isinstance(parameters, list):
-                cursor = dbapi_connection.execute(self.sql, self.values(parameters))
-                return Rows(self._rows(cursor), cursor.rowcount)
-            if self.row is None:
-                cursor = dbapi_connection.executemany(self.sql, [self.values(p) for p in parameters])
-                return Rows([], cursor.rowcount)
-            # Several rows with RETURNING: one statement each, so the rows come in the parameters' order.
-            rows = []
-            for one in parameters:
-                rows += self._rows(dbapi_connection.execute(self.sql, self.values(one)))
-            return Rows(rows, len(rows))
-        except sqlite3.Error as exc:
-            raise DBAPIError.instance(self.sql, None, exc, sqlite3.Error, hide_parameters=True) from exc
-
-    def _rows(self, cursor) -> list:
-        if self.row is None:
-            return []
-        make, readers = self.row._make, self.readers
-        if any(readers):
-            return [make([read(v) if read else v for read, v in zip(readers, raw)]) for raw in cursor.fetchall()]
-        return [make(raw) for raw in cursor.fetchall()]
-
-
-class SQLiteStatements:
-    """The statements of one SQLite engine that run on sqlite3 itself: a statement object seen twice
-    is compiled (once per set of parameter names, which decides an INSERT's columns); one seen once
-    (built per call, with its values in it) keeps SQLAlchemy's path and cache. Statements SQLAlchemy
-    must help with keep its path too: text, expanding IN, Python-side column defaults."""
-
-    def __init__(self, dialect) -> None:
-        self.dialect = dialect
-        self._seen: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-    def get(self, statement, parameters) -> _Compiled | None:
-        try:
-            by_keys = self._seen.get(statement)
-        except TypeError:  # not weak-referenceable: not ours to prepare
-            return None
-        if by_keys is None:
-            self._seen[statement] = {}
-            return None
-        many = isinstance(parameters, list)
-        keys = (many, tuple(parameters[0] if many else parameters) if parameters else ())
-        if keys not in by_keys:
-            by_keys[keys] = self._compile(statement, keys[1], many)
-        return by_keys[keys]
-
-    def _compile(self, statement, keys, many: bool) -> _Compiled | None:
-        if not isinstance(statement, (Select, Insert, Update, Delete)):
-            return None
-        # Compiled for one row: several are run with executemany, or one by one when rows come back.
-        compiled = statement.compile(dialect=self.dialect, column_keys=list(keys))
-        if (compiled.insert_prefetch or compiled.update_prefetch or compiled.post_compile_params
-                or compiled.literal_execute_params
-                or any(bind.callable or bind.expanding for bind in compiled.bind_names)):
-            return None
-        try:
-            return _Compiled(compiled)
-        except ValueError:  # a column name a named tuple cannot have (SQLAlchemy's Row can)
-            return None
-
-
-_STATEMENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def sqlite_statements(engine: AsyncEngine) -> SQLiteStatements:
-    """The one `SQLiteStatements` of `engine`, however many units of work are wired to it."""
-    if engine not in _STATEMENTS:
-        _STATEMENTS[engine] = SQLiteStatements(engine.dialect)
-    return _STATEMENTS[engine]

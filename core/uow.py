@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from core.clock import SystemClock
-from core.db import READONLY, sqlite_statements
+from core.db import READONLY
+from core.statements import statements_for
 from core.settings import Settings
 
 
@@ -79,7 +80,7 @@ class UnitOfWork:
         self._writers = writers or writers_for(self._engine)
         self.conn: AsyncConnection | None = None
         self._session: AsyncSession | None = None
-        self._inline = self._raw = None
+        self._inline = self._direct = None
         self.readonly = False
         self.queued = 0  # outbox rows this transaction added (core/outbox.py counts them)
 
@@ -113,13 +114,12 @@ class UnitOfWork:
                     **{READONLY: True}, **({} if self._writers.serial else {"isolation_level": "AUTOCOMMIT"}))
             self.conn = conn
             await self.conn.begin()
-            # SQLite's driver is synchronous (core/db.py), so its statements need no greenlet hand-off,
-            # and a statement run again and again skips SQLAlchemy's execution path as well (unless
-            # something listens to each statement, as a test counting them does).
-            if self._writers.serial:
-                self._inline = self.conn.sync_connection
-                if not self._inline.dispatch.before_cursor_execute:
-                    self._raw = self._inline.connection.dbapi_connection
+            # SQLite's driver is synchronous (core/db.py), so its statements need no greenlet hand-off.
+            self._inline = self.conn.sync_connection if self._writers.serial else None
+            # A statement run again and again skips SQLAlchemy's execution path (core/statements.py),
+            # unless something listens to each statement, as a test counting them does.
+            if not self.conn.sync_connection.dispatch.before_cursor_execute:
+                self._direct = statements_for(self._engine)
         except BaseException:
             await self._close()
             raise
@@ -137,7 +137,7 @@ class UnitOfWork:
             if self.conn is not None:
                 await self.conn.close()
         finally:
-            self._session = self.conn = self._inline = self._raw = None
+            self._session = self.conn = self._inline = self._direct = None
             if not self.readonly:
                 self._writers.release()
 
@@ -157,10 +157,12 @@ class UnitOfWork:
 
     async def execute(self, statement, parameters=None):
         """Run Core SQL in this transaction (bypassing the ORM session); returns its result."""
-        if self._raw is not None:
-            compiled = sqlite_statements(self._engine).get(statement, parameters)
+        if self._direct is not None:
+            compiled = self._direct.get(statement, parameters)
             if compiled is not None:
-                return compiled.run(self._raw, parameters)
+                if self._inline is not None:
+                    return compiled.run_sqlite(self._inline.connection.dbapi_connection, parameters)
+                return await compiled.run_asyncpg(self.conn.sync_connection, parameters)
         if self._inline is not None:
             return self._inline.execute(statement, parameters)
         return await self.conn.execute(statement, parameters)
