@@ -215,17 +215,18 @@ def normalise(text: str) -> str:
 Span = tuple[int, int]
 
 
-def _confirmations(text: str) -> list[tuple[tuple[str, Format], re.Match[str]]]:
+def _confirmations(text: str, formats: tuple[tuple[str, Format], ...] = FORMATS
+                   ) -> list[tuple[tuple[str, Format], re.Match[str]]]:
     """Each confirmation in `text`, in order; where two formats match overlapping text, the earlier
     match wins, then the earlier table entry. Every pattern scans the text once."""
-    candidates = sorted(((match.start(), index, match) for index, (_, fmt) in enumerate(FORMATS)
+    candidates = sorted(((match.start(), index, match) for index, (_, fmt) in enumerate(formats)
                          for match in fmt.regex.finditer(text)), key=lambda c: (c[0], c[1]))
     found, taken_until = [], -1
     for start, index, match in candidates:
         if start < taken_until:
             continue
         taken_until = match.end()
-        found.append((FORMATS[index], match))
+        found.append((formats[index], match))
     return found
 
 
