@@ -15,9 +15,13 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from bot.payment_texts import _account, _amount, _clip, _confirmations, _currency, _time
 from bot.providers import RECEIVED
+from bot.references import find_references
+from core import ledger
+from core.ledger import Kept
 from core.phones import try_e164
 
 # Where a currency is spoken, for numbers written without their country code (0712345678 in KES).
@@ -103,3 +107,20 @@ def _desc_payer(desc: str) -> str | None:
 def _desc_code(desc: str) -> str | None:
     found = _DESC_CODE.search(desc)
     return (found["labelled"] or found["session"]) if found else None
+
+
+async def keep_text(uow, text: str, *, source: str, sender: str | None, received_at: datetime) -> list[Kept]:
+    """Read `text` (a money-in SMS from the shop's phone) and keep each payment it holds in the shop's
+    ledger, matched where it can be (core/ledger.py). [] when it is not a money-in text."""
+    settings = uow.settings
+    zone = ZoneInfo(settings.shop_timezone)
+    kept = []
+    for read in read_money_in(text, settings.currency, settings.default_region):
+        references = find_references(read.account or "", [settings.order_reference_prefix])
+        kept.append(await ledger.keep(uow, ledger.NewEntry(
+            provider=read.provider, kind=read.kind, transaction_code=read.transaction_code, amount=read.amount,
+            currency=read.currency, payer_name=read.payer_name, payer_phone=read.payer_phone,
+            payer_phone_masked=read.payer_phone_masked, account=read.account,
+            paid_at=read.time.replace(tzinfo=zone) if read.time else None, received_at=received_at,
+            raw_text=text.strip(), source=source, sender=sender, references=references)))
+    return kept

@@ -39,6 +39,7 @@ from bot.providers import CURRENCY as _CURRENCY
 from bot.providers import CURRENCY_WORDS, FORMATS, LABELLED_CODE, WHEN, Format
 from bot.providers import NUMBER as _NUMBER
 from bot.replies import listed
+from core.money import check_amount, format_money  # noqa: F401 (the bot reads them from here too)
 
 CENT = Decimal("0.01")
 
@@ -178,31 +179,6 @@ def parse_amount(raw: str) -> Decimal | None:
 def amount_cap(currency: str) -> Decimal:
     """The largest amount believable for one payment in `currency` (an ISO code)."""
     return AMOUNT_CAPS.get(currency.upper(), DEFAULT_AMOUNT_CAP)
-
-
-def check_amount(amount: Decimal | None, currency: str, order_total: Decimal | int | str,
-                 shop_currency: str) -> tuple[str | None, str]:
-    """Compare a read amount with the order total: `(flag, words)`, flag None when it equals.
-
-    Flags: "amount_short", "amount_over", "other_currency" (never converted), "amount_unread".
-    Words are for the admin: "= order total", "short by 1,500.00", "over by 500.00".
-    """
-    if amount is None:
-        return "amount_unread", "no amount could be read"
-    if currency.upper() != shop_currency.upper():
-        return ("other_currency",
-                f"paid in {currency.upper()}, the order is in {shop_currency.upper()}: not converted")
-    difference = Decimal(amount).quantize(CENT) - Decimal(str(order_total)).quantize(CENT)
-    if difference == 0:
-        return None, "= order total"
-    if difference < 0:
-        return "amount_short", f"short by {format_money(-difference)}"
-    return "amount_over", f"over by {format_money(difference)}"
-
-
-def format_money(amount: Decimal) -> str:
-    """`1500` -> `1,500.00`."""
-    return f"{Decimal(amount):,.2f}"
 
 
 def normalise(text: str) -> str:
