@@ -516,4 +516,132 @@ async def test_an_entry_row_is_one_per_code_in_the_database(wa, clock):
         assert await tx.scalar(select(func.count()).select_from(LedgerEntry)) == 1
 
 
-__all__ = ["datetime"]
+
+# --- a claim and its entry at the same moment, in one process: each waits for the other's code lock ------
+
+postgres_only = pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+
+
+@postgres_only
+async def test_an_entry_arriving_while_the_claim_is_recorded_verifies_it_once(make_app, admin, clock, monkeypatch, uow):
+    from core import proofs
+    from tests.test_customer_races import Meanwhile
+
+    wa = await make_app(auto_confirm_on_ledger=True)
+    order = await pending_order(wa, admin, stock=10, quantity=2, price="1500.00")
+    meanwhile = Meanwhile(monkeypatch, uow)
+    meanwhile.before(proofs, "record_proof", lambda: post_ledger(wa.client, received(clock, "TKA1LEDG60")))
+
+    await wa.say(claim(clock, "TKA1LEDG60") + f" {order['orderReference']}")
+
+    assert (await meanwhile.result()).status == 201
+    now = await order_now(wa, admin, order)
+    assert (now["status"], [p["verifiedBy"] for p in now["paymentProofs"]]) == ("confirmed", ["ledger"])
+    assert [h["to"] for h in now["history"]] == ["pending", "confirmed"]
+    assert await stock_of(wa, order["product"]) == 8
+
+
+@postgres_only
+async def test_a_claim_arriving_while_the_entry_is_matched_is_verified_once(make_app, admin, clock, monkeypatch, uow):
+    from core import inbox
+    from tests.test_customer_races import Meanwhile
+    from webhooks import twilio as twilio_webhook
+
+    wa = await make_app(auto_confirm_on_ledger=True)
+    order = await pending_order(wa, admin, stock=10, quantity=2, price="1500.00")
+
+    async def the_customer_claims():
+        async with uow() as tx:
+            message_id = await inbox.store(tx, message_sid="SM" + "6" * 32, from_phone=f"whatsapp:{CUSTOMER_PHONE}",
+                                           body=claim(clock, "TKA1LEDG61") + f" {order['orderReference']}",
+                                           media=[], wa_id=CUSTOMER_PHONE[1:], profile_name="Amina")
+            await tx.commit()
+        await twilio_webhook.process(wa.client.app[keys.UOW], message_id)
+    meanwhile = Meanwhile(monkeypatch, uow)
+    meanwhile.before(ledger, "_settle", the_customer_claims)
+
+    assert (await post_ledger(wa.client, received(clock, "TKA1LEDG61"))).status == 201
+
+    await meanwhile.result()
+    now = await order_now(wa, admin, order)
+    assert (now["status"], [p["verifiedBy"] for p in now["paymentProofs"]]) == ("confirmed", ["ledger"])
+    assert [h["to"] for h in now["history"]] == ["pending", "confirmed"]
+    assert await stock_of(wa, order["product"]) == 8
+    assert (await ledger_page(wa, admin))["results"][0]["orderReference"] == order["orderReference"]
+
+
+# --- a claim and its entry at the same moment, on two real processes on one PostgreSQL ------------------
+
+RACES = 8
+SHIRT = "7f1c8a52-3f0e-4d6b-9a51-0c2b7e6d1a01"   # seed-demo's, 25 in stock
+
+
+async def test_a_claim_and_its_entry_racing_on_two_servers_confirm_once_and_take_stock_once(
+        tmp_path, twilio, request):
+    import aiohttp
+
+    from tests.conftest import _truncate, run_blocking
+    from tests.test_processes import Server, cli, environment, say, until
+
+    database_url = request.getfixturevalue("postgres_database")
+    run_blocking(_truncate(database_url))
+    env = environment(database_url, twilio, LEDGER_TOKEN=TOKEN, AUTO_CONFIRM_ON_LEDGER="true",
+                      SHOP_TIMEZONE="Africa/Nairobi", PAYMENT_REMINDER_AFTER="off")
+    token = (await asyncio.to_thread(cli, tmp_path, env, "token", "create", "--role", "admin", "--name", "ops")
+             ).strip().splitlines()[-1]
+    await asyncio.to_thread(cli, tmp_path, env, "seed-demo")
+    admin = {"Authorization": f"Bearer {token}"}
+    servers = [await Server(tmp_path, env).start(), await Server(tmp_path, env).start()]
+    phones = [f"+2547130000{n:02d}" for n in range(RACES)]
+    try:
+        async with aiohttp.ClientSession() as http:
+            placed = []
+            for i, phone in enumerate(phones):
+                async with http.post(f"{servers[0].url}/api/orders/", json={
+                        "customerName": f"Customer {i}", "customerPhone": phone,
+                        "items": [{"productId": SHIRT, "quantity": 1}]}) as response:
+                    assert response.status == 201
+                    placed.append(await response.json())
+            total = placed[0]["total"]
+            amount = f"{float(total):,.2f}"
+            now = datetime.now(ZONE)
+            when = f"{now.day}/{now.month}/{now:%y} at {now:%I:%M %p}".replace(" 0", " ")
+
+            async def entry(server, code: str) -> int:
+                text = (f"{code} Confirmed.You have received Ksh{amount} from CUSTOMER 0713***000 on {when} New "
+                        f"M-PESA balance is Ksh45,000.00.")
+                async with http.post(f"{server.url}/webhooks/ledger", json={"from": "MPESA", "text": text},
+                                     headers=BEARER) as response:
+                    return response.status
+
+            for i, (phone, order) in enumerate(zip(phones, placed)):
+                code = f"RACE{i:02d}LDG9"
+                claimed = (f"{code} Confirmed. Ksh{amount} sent to DEMO SHOP 0711000000 on {when}. New M-PESA "
+                           f"balance is Ksh1,234.00. {order['orderReference']}")
+                # The customer's forwarded text to one server and the shop's phone's to the other, at once
+                # (which goes first alternates with the turn order of the two).
+                one, other = servers[i % 2], servers[1 - i % 2]
+                _, status = await asyncio.gather(say(http, one, twilio, phone, claimed), entry(other, code))
+                assert status == 201
+
+            async def states():
+                found = []
+                for order in placed:
+                    async with http.get(f"{servers[0].url}/api/orders/{order['id']}/", headers=admin) as response:
+                        found.append(await response.json())
+                return found
+            orders_now = await until(states, lambda found: all(o["status"] == "confirmed" for o in found), 30.0)
+            async with http.get(f"{servers[1].url}/api/products/{SHIRT}/") as response:
+                stock = (await response.json())["stockQuantity"]
+            async with http.get(f"{servers[1].url}/api/ledger/?unmatched=true", headers=admin) as response:
+                unmatched = (await response.json())["count"]
+
+        for order in orders_now:
+            assert [(h["to"], h["by"]) for h in order["history"]] == [("pending", "storefront"), ("confirmed", "ledger")]
+            assert [(p["kind"], p["verifiedBy"]) for p in order["paymentProofs"]] == [("text", "ledger")]
+            assert order["paymentStatus"] == "verified"
+        assert stock == 25 - RACES   # taken once per order
+        assert unmatched == 0
+    finally:
+        for server in servers:
+            server.stop()
