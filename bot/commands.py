@@ -304,6 +304,7 @@ BY_NAME = {c.name: c for c in COMMANDS}
 async def _forwarded(turn: AdminTurn, _args: str) -> str:
     return await keep_forwarded(turn, turn.message.body or "")
 
+
 FORWARDED = Command("ledger", BY_NAME["ledger"].usage, "a received SMS forwarded alone", _forwarded)
 
 

@@ -106,7 +106,7 @@ def entry_key(code: str | None, text: str) -> str:
 
 
 async def _settle(uow, entry: LedgerEntry, references: list[str], created: bool) -> Kept:
-    settings, shop = uow.settings, uow.settings.currency
+    shop = uow.settings.currency
     claims = await _open_claims(uow, entry.transaction_code) if entry.transaction_code else []
     agreeing = [claim for claim in claims if _agrees(claim, entry, shop)]
     target_id = await _order_named(uow, references)

@@ -317,7 +317,8 @@ LEDGER_NEWEST_FIRST = (ledger_t.c.received_at.desc(), ledger_t.c.id.desc())
 async def ledger_page(uow, *, unmatched: bool | None = None, limit: int = 20, offset: int = 0) -> tuple[int, list]:
     """(how many entries, the page of them newest first): rows with the columns of LEDGER_COLUMNS.
     `unmatched`: only the money that paid no order (True), only what did (False), or all (None)."""
-    where = [] if unmatched is None else [ledger_t.c.order_id.is_(None) if unmatched else ledger_t.c.order_id.isnot(None)]
+    where = [] if unmatched is None else [
+        ledger_t.c.order_id.is_(None) if unmatched else ledger_t.c.order_id.isnot(None)]
     count = await uow.scalar(select(func.count()).select_from(ledger_t).where(*where))
     if count <= offset:
         return count, []
