@@ -76,7 +76,7 @@ async def keep(uow, new: NewEntry) -> Kept:
     """Keep `new` in the ledger (once per code: the same text again is the entry already kept) and
     match it: to the claim of its code with the same amount, else to the order its account names,
     else to the one pending order of its amount from the payer's whole number."""
-    key = entry_key(new.transaction_code, new.raw_text)
+    key = entry_key(new.transaction_code, new.raw_text, new.amount, new.payer_name)
     if new.transaction_code:
         await proofs.hold_codes(uow, [new.transaction_code])
     else:
@@ -98,11 +98,13 @@ async def keep(uow, new: NewEntry) -> Kept:
     return await _settle(uow, entry, new.references, created)
 
 
-def entry_key(code: str | None, text: str) -> str:
-    """What makes two texts one entry: the code; a text without one, its words."""
+def entry_key(code: str | None, text: str, amount: Decimal, payer: str | None) -> str:
+    """What makes two texts one entry: the code; for the rare text without one, its words (and which of
+    its payments, should it hold several)."""
     if code:
         return code.upper()[:80]
-    return "text:" + hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
+    words = " ".join([*text.split(), "|", f"{amount:.2f}", payer or ""])
+    return "text:" + hashlib.sha256(words.encode()).hexdigest()
 
 
 async def _settle(uow, entry: LedgerEntry, references: list[str], created: bool) -> Kept:

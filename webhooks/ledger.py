@@ -42,7 +42,8 @@ async def receive(request: web.Request) -> web.Response:
     if not settings.ledger_token:
         return problem(404, "not-found", "Not found", "No such resource.")
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(secret.strip().encode(), settings.ledger_token.encode()):
+    given = secret.strip().encode("utf-8", "replace")   # a header's stray bytes are a wrong token, not a 500
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given, settings.ledger_token.encode()):
         response = problem(401, "unauthorized", "Unauthorized", "Send Authorization: Bearer <LEDGER_TOKEN>.")
         response.headers["WWW-Authenticate"] = "Bearer"
         return response
