@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -88,7 +88,8 @@ async def keep(uow, new: NewEntry) -> Kept:
             key=key, transaction_code=new.transaction_code, provider=new.provider[:40], kind=new.kind[:40],
             amount=new.amount, currency=new.currency, payer_name=(new.payer_name or None) and new.payer_name[:200],
             payer_phone=new.payer_phone and new.payer_phone[:40], payer_phone_masked=new.payer_phone_masked,
-            account=new.account and new.account[:120], paid_at=new.paid_at, received_at=new.received_at,
+            account=new.account and new.account[:120], paid_at=new.paid_at and new.paid_at.astimezone(timezone.utc),
+            received_at=new.received_at.astimezone(timezone.utc),
             raw_text=new.raw_text[:MAX_TEXT_CHARS], source=new.source, sender=new.sender and new.sender[:100],
             created_at=uow.now())
         uow.session.add(entry)
@@ -292,7 +293,8 @@ async def _entry_of(uow, code: str) -> LedgerEntry | None:
 async def _open_claims(uow, code: str) -> list[PaymentProof]:
     """The customers' proofs of `code` that nothing has verified yet, oldest first (read under its lock)."""
     return list((await uow.session.scalars(
-        select(PaymentProof).where(func.upper(PaymentProof.transaction_code) == code.upper(),
+        # Codes are kept upper case (the reader and `paid` write them so): the index answers.
+        select(PaymentProof).where(PaymentProof.transaction_code == code.upper(),
                                    PaymentProof.verified_by.is_(None), PaymentProof.kind.in_(CLAIMS))
         .order_by(PaymentProof.id).execution_options(populate_existing=True))).all())
 

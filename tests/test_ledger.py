@@ -134,6 +134,7 @@ async def test_a_claim_then_its_ledger_entry_verifies_the_payment(wa, admin, clo
     [entry] = (await response.json())["entries"]
     assert (entry["transactionCode"], entry["amount"], entry["orderReference"], entry["matchedBy"]) == (
         "TKA1LEDG01", "3000.00", order["orderReference"], "claim")
+    assert entry["paidAt"].endswith("Z") and entry["receivedAt"] == "2025-11-30T10:53:20Z"   # times in UTC
     now = await order_now(wa, admin, order)
     assert (now["status"], now["paymentStatus"]) == ("pending", "verified")   # confirming stays the admin's
     [proof] = now["paymentProofs"]
@@ -373,6 +374,14 @@ async def test_a_form_post_is_taken_with_the_text_as_message_or_body(wa, admin, 
     assert response.status == 201, await response.text()
     [entry] = (await ledger_page(wa, admin))["results"]
     assert (entry["sender"], entry["receivedAt"]) == ("MPESA", "2025-11-30T10:53:20Z")
+
+
+@sqlite_only
+async def test_a_plain_text_body_is_the_sms_itself(wa, admin, clock):
+    response = await wa.client.post("/webhooks/ledger", data=received(clock, "TKA1LEDG25").encode(),
+                                    headers={**BEARER, "Content-Type": "text/plain; charset=utf-8"})
+    assert response.status == 201, await response.text()
+    assert (await ledger_page(wa, admin))["results"][0]["transactionCode"] == "TKA1LEDG25"
 
 
 @sqlite_only

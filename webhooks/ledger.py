@@ -6,7 +6,7 @@ The bearer is LEDGER_TOKEN (compared in constant time); while it is unset the ro
 forwarder apps send: JSON `{"from", "text", "sentStamp" or "receivedAt"}`, or the same as form fields
 (`message` or `body` for the text). 201: a new entry kept; 200: kept already (the app retried, or
 the text came twice); 202: not a money-in text, kept nowhere. Anything malformed is a 400 naming the
-field, never a 5xx.
+field, never a 5xx. A `text/plain` body is taken as the SMS itself, and `sender` for `from`.
 """
 from __future__ import annotations
 
@@ -89,6 +89,11 @@ async def _fields(request: web.Request) -> dict:
         except (ValueError, UnicodeDecodeError):
             raise BadField("body", "the multipart form could not be read") from None
     raw = await request.read()
+    if content_type == "text/plain":   # the SMS itself as the body, as some apps post it
+        try:
+            return {"text": raw.decode()}
+        except UnicodeDecodeError:
+            raise BadField("body", "the text is not UTF-8") from None
     if "json" in content_type or raw.lstrip()[:1] in (b"{", b"["):
         try:
             data = json.loads(raw or b"null")
@@ -119,11 +124,12 @@ def _text(fields: dict) -> str:
 
 
 def _sender(fields: dict) -> str | None:
-    value = fields.get("from")
+    name = "from" if fields.get("from") not in (None, "") else "sender"
+    value = fields.get(name)
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise BadField("from", "must be the SMS sender, a string (e.g. MPESA)")
+        raise BadField(name, "must be the SMS sender, a string (e.g. MPESA)")
     return CONTROL.sub("", value).strip()[:MAX_FROM_CHARS] or None
 
 
