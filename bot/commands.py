@@ -10,12 +10,15 @@ import difflib
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
-from bot import replies
+from bot import money_in, replies
 from bot.context import Context, context_of
+from bot.money_in import read_money_in
 from bot.payment_texts import amount_cap, format_money, parse_amount
 from bot.references import find_foreign_references, find_references
-from core import alerts, catalog, customers, orders, outbox, proofs, views
+from core import alerts, catalog, customers, ledger, orders, outbox, proofs, views
 from core.errors import DomainError, NotFound
 from core.models import Customer, InboundMessage, Order
 from core.phones import try_e164
@@ -235,6 +238,50 @@ async def paid(turn: AdminTurn, args: str) -> str:
                          amount=f" for {alerts.money(turn.settings, amount)}" if amount is not None else "")
 
 
+HOW_MATCHED = {"claim": "to what the customer reported", "reference": "by the account reference",
+               "phone": "by the payer's number"}
+MAX_LEDGER_LINES = 15
+
+
+async def ledger_(turn: AdminTurn, args: str) -> str:
+    """`ledger`: today's money that paid no order. `ledger <text>` (or the text alone): keep a money-in
+    SMS from the shop's phone in the ledger, as the forwarder app would."""
+    if args.strip():
+        return await keep_forwarded(turn, _after_first_word(turn.message.body or ""))
+    entries = await ledger.unmatched_today(turn.uow)
+    if not entries:
+        return replies.admin("ledger_none")
+    zone = ZoneInfo(turn.settings.shop_timezone)
+    lines = [f"• {e.received_at.astimezone(zone):%H:%M} {ledger.describe(e)}" + (f" (account {e.account[:40]})"
+                                                                                 if e.account else "")
+             for e in entries[:MAX_LEDGER_LINES]]
+    if len(entries) > MAX_LEDGER_LINES:
+        lines.append(f"… and {len(entries) - MAX_LEDGER_LINES} more: GET /api/ledger/?unmatched=true")
+    total = sum((e.amount for e in entries if e.currency == turn.settings.currency), Decimal("0.00"))
+    return replies.admin("ledger_list", count=len(entries), total=alerts.money(turn.settings, total),
+                         lines="\n".join(lines))
+
+
+async def keep_forwarded(turn: AdminTurn, text: str) -> str:
+    kept = await money_in.keep_text(turn.uow, text, source="whatsapp", sender=turn.actor,
+                                    received_at=turn.message.received_at)
+    if not kept:
+        raise Answer(replies.admin("ledger_not_money"))
+    lines = []
+    for k in kept:
+        outcome = (replies.admin("ledger_paid", reference=k.order.reference, name=k.order.customer_name,
+                                 how=HOW_MATCHED[k.how], confirmed=" It confirmed itself." if k.confirmed else "")
+                   if k.order is not None else replies.admin("ledger_unmatched"))
+        lines.append(replies.admin("ledger_kept" if k.new else "ledger_already", entry=ledger.describe(k.entry),
+                                   outcome=outcome))
+    return "\n".join(lines)
+
+
+def _after_first_word(text: str) -> str:
+    parts = text.strip().split(maxsplit=1)
+    return parts[1] if len(parts) > 1 else ""
+
+
 COMMANDS: list[Command] = [
     Command("help", "help", "these commands", help_),
     Command("orders", "orders [status]", "10 newest orders (default pending)", list_orders),
@@ -248,8 +295,17 @@ COMMANDS: list[Command] = [
     Command("stock", "stock <barcode> [+N|-N|=N]", "show or change stock", stock),
     Command("reply", "reply <ref or phone> <text>", "message a customer as the shop", reply),
     Command("paid", "paid <ref> <code> [amount]", "record a payment you saw as verified", paid),
+    Command("ledger", "ledger [received SMS]", "today's money with no order; or keep the shop's received text",
+            ledger_),
 ]
 BY_NAME = {c.name: c for c in COMMANDS}
+
+
+async def _forwarded(turn: AdminTurn, _args: str) -> str:
+    return await keep_forwarded(turn, turn.message.body or "")
+
+
+FORWARDED = Command("ledger", BY_NAME["ledger"].usage, "a received SMS forwarded alone", _forwarded)
 
 
 async def admin_turn(uow, admin: Customer, message: InboundMessage) -> None:
@@ -259,6 +315,9 @@ async def admin_turn(uow, admin: Customer, message: InboundMessage) -> None:
         text = f"{turn.context.command} {turn.context.reference or ''}".strip()
     word, _, args = text.partition(" ")
     command = BY_NAME.get(word.lower())
+    if command is None and read_money_in(text, uow.settings.currency, uow.settings.default_region):
+        # The shop's own "You have received…" text, forwarded alone: kept in the ledger.
+        command = FORWARDED
     if command is None:
         suggestion = _suggest(word)
         if suggestion is None and find_references(text, [uow.settings.order_reference_prefix]):

@@ -17,7 +17,7 @@ from bot.payment_texts import PaymentRead, check_amount
 from bot.payments import is_receipt_media
 from bot.reading import read_message
 from bot.references import find_foreign_references, find_references
-from core import accounts, alerts, customers, orders, outbox, proofs
+from core import accounts, alerts, customers, ledger, orders, outbox, proofs
 from core.errors import LinkRefused, NotAllowed, NotFound
 from core.models import Customer, InboundMessage, Order
 from core.references import plain_dashes
@@ -199,8 +199,10 @@ def _summary(turn: Turn, order: Order) -> dict:
 
 
 async def _payment(turn: Turn, references: list[str], receipts: list[dict], reads: list[PaymentRead]) -> None:
-    # The order is locked first: what is said and recorded below rests on its status and payment
+    # The codes first (every path that decides about a code, core/ledger.py too, takes its lock before
+    # any order's), then the order: what is said and recorded below rests on its status and payment
     # status, which a confirm, a cancel or the expiry job could otherwise change meanwhile.
+    await proofs.hold_codes(turn.uow, [read.transaction_code for read in reads if read.transaction_code])
     if references:
         order = await _owned_order(turn, references[0], for_update=True)
         if order is None:
@@ -211,7 +213,6 @@ async def _payment(turn: Turn, references: list[str], receipts: list[dict], read
         await turn.tell_admins("admin_payment_no_order", evidence=_evidence(turn, receipts, reads))
         return await turn.say("payment_need_reference", prompt=True)
     turn.link(order)
-    await proofs.hold_codes(turn.uow, [read.transaction_code for read in reads if read.transaction_code])
     # Counted under the order's row lock (the order was locked when it was picked): exact.
     recorded, left_out = [], 0
     room = proofs.MAX_PROOFS_PER_ORDER - await proofs.count_proofs(turn.uow, order.id)
@@ -230,6 +231,8 @@ async def _payment(turn: Turn, references: list[str], receipts: list[dict], read
             inbound_message_id=turn.message.id, flags=flags,
             provider=read.provider if read else None, transaction_code=code,
             amount=read.amount if read else None, currency=read.currency if read else None))
+    # The shop's own ledger may already hold these codes: verified, or flagged, before anyone is told.
+    confirmed = await ledger.check_claims(turn.uow, order, recorded) if recorded else False
     facts = alerts.order_facts(turn.uow, order)
     if left_out:  # the order is full: the admins hear it once for the order, not once per message
         await alerts.tell_admins(turn.uow, "admin_proofs_full", key=f"order:{order.id}:proofs-full",
@@ -241,6 +244,8 @@ async def _payment(turn: Turn, references: list[str], receipts: list[dict], read
         await turn.tell_admins("admin_payment_after_cancel", **facts)
         return await turn.say("payment_after_cancel", order=order, reference=order.reference)
     await turn.tell_admins("admin_payment_report", **facts)
+    if confirmed:
+        return   # paid in the ledger and confirmed itself: the customer's confirmation message says it all
     await turn.say("payment_ack", order=order, reference=order.reference, read=_what_we_read(turn, order, recorded))
 
 

@@ -39,6 +39,7 @@ from bot.providers import CURRENCY as _CURRENCY
 from bot.providers import CURRENCY_WORDS, FORMATS, LABELLED_CODE, WHEN, Format
 from bot.providers import NUMBER as _NUMBER
 from bot.replies import listed
+from core.money import check_amount, format_money  # noqa: F401 (the bot reads them from here too)
 
 CENT = Decimal("0.01")
 
@@ -180,31 +181,6 @@ def amount_cap(currency: str) -> Decimal:
     return AMOUNT_CAPS.get(currency.upper(), DEFAULT_AMOUNT_CAP)
 
 
-def check_amount(amount: Decimal | None, currency: str, order_total: Decimal | int | str,
-                 shop_currency: str) -> tuple[str | None, str]:
-    """Compare a read amount with the order total: `(flag, words)`, flag None when it equals.
-
-    Flags: "amount_short", "amount_over", "other_currency" (never converted), "amount_unread".
-    Words are for the admin: "= order total", "short by 1,500.00", "over by 500.00".
-    """
-    if amount is None:
-        return "amount_unread", "no amount could be read"
-    if currency.upper() != shop_currency.upper():
-        return ("other_currency",
-                f"paid in {currency.upper()}, the order is in {shop_currency.upper()}: not converted")
-    difference = Decimal(amount).quantize(CENT) - Decimal(str(order_total)).quantize(CENT)
-    if difference == 0:
-        return None, "= order total"
-    if difference < 0:
-        return "amount_short", f"short by {format_money(-difference)}"
-    return "amount_over", f"over by {format_money(difference)}"
-
-
-def format_money(amount: Decimal) -> str:
-    """`1500` -> `1,500.00`."""
-    return f"{Decimal(amount):,.2f}"
-
-
 def normalise(text: str) -> str:
     """The text the patterns read: no invisible characters or WhatsApp markup, one space between words."""
     return _SPACES.sub(" ", _MARKUP.sub("", _INVISIBLE.sub("", text))).strip()
@@ -215,17 +191,18 @@ def normalise(text: str) -> str:
 Span = tuple[int, int]
 
 
-def _confirmations(text: str) -> list[tuple[tuple[str, Format], re.Match[str]]]:
+def _confirmations(text: str, formats: tuple[tuple[str, Format], ...] = FORMATS
+                   ) -> list[tuple[tuple[str, Format], re.Match[str]]]:
     """Each confirmation in `text`, in order; where two formats match overlapping text, the earlier
     match wins, then the earlier table entry. Every pattern scans the text once."""
-    candidates = sorted(((match.start(), index, match) for index, (_, fmt) in enumerate(FORMATS)
+    candidates = sorted(((match.start(), index, match) for index, (_, fmt) in enumerate(formats)
                          for match in fmt.regex.finditer(text)), key=lambda c: (c[0], c[1]))
     found, taken_until = [], -1
     for start, index, match in candidates:
         if start < taken_until:
             continue
         taken_until = match.end()
-        found.append((FORMATS[index], match))
+        found.append((formats[index], match))
     return found
 
 

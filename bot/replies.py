@@ -52,6 +52,8 @@ TEXTS: dict[str, str] = {
                      "with it show in your order history."),
     "link_refused_unknown": ("That link code is unknown or has expired. Ask for a new one on your profile page "
                              "and send it within 15 minutes."),
+    "payment_received": ("Hi {name}, we have received your payment of {amount} for order {reference} ✅ "
+                         "Thank you! We'll let you know here when it is on its way."),
     "link_refused_other_phone": ("That link code was made for another phone number. Set this number on your "
                                  "profile page first, then send the new code from here."),
     # admins
@@ -78,7 +80,25 @@ TEXTS: dict[str, str] = {
                          "{payment_instructions}"),
     "admin_low_stock": "📉 Low stock: {name} ({barcode}) is down to {stock} (threshold {threshold}).",
     "admin_digest": ("📊 {shop} – {day}\nOrders: {by_status}\nConfirmed today: {revenue}\n"
-                     "Payment reports waiting: {waiting}\nLow stock: {low_stock}"),
+                     "Payment reports waiting: {waiting}\nLow stock: {low_stock}{ledger}"),
+    # the shop's own ledger (core/ledger.py)
+    "admin_ledger_verified": ("✅ In your ledger: {entry}. It is the payment {name} {phone} reported for {reference} "
+                              "(total {total}): verified.{next}"),
+    "admin_ledger_paid": ("💰 Paid, in your ledger: {entry} for {reference} ({name} {phone}, total {total}), matched "
+                          "{how}. {name} has been told; they sent nothing themselves.{next}"),
+    "admin_ledger_mismatch": ("⚠ Check {reference}: {name} {phone} reported {code} as {claimed}, but your ledger "
+                              "has {entry}. Not verified: an edited or partial payment?"),
+    "admin_ledger_elsewhere": ("⚠ Check {reference}: {name} {phone} reported {code}, which your ledger already "
+                               "matched to {other}. Not verified."),
+    "admin_ledger_missing": ("⚠ Not in your ledger: {code} ({claimed}) that {name} {phone} reported for {reference} "
+                             "{minutes} min ago has not reached your phone's received texts. Check your own "
+                             "M-PESA or bank before you confirm: show {reference}"),
+    "admin_ledger_cancelled": ("⚠ Money for a cancelled order: your ledger has {entry} naming {reference} ({name} "
+                               "{phone}), which is cancelled. Settle it with the customer: reply {phone} <text>"),
+    "admin_ledger_confirmed": ("✅ {reference} confirmed by itself: fully paid in your ledger "
+                               "(AUTO_CONFIRM_ON_LEDGER). {name} has been told.\nStock: {stock}"),
+    "admin_ledger_short": ("❌ {reference} is paid in full in your ledger, but stock is short: {shortages}. It stays "
+                           "pending, payment verified. Restock with: stock <barcode> +N, then confirm {reference}"),
 }
 
 
@@ -102,9 +122,10 @@ def proof_line(proof, currency: str) -> str:
             proof.kind, f"💬 “{proof.raw_text[:80]}”")
     what = what or {"text": "the customer says", "manual": "recorded by the shop"}.get(proof.kind, proof.kind)
     amount = f", {proof.currency or currency} {proof.amount:,.2f}" if proof.amount is not None else ""
+    ledger = " · in your ledger ✅" if getattr(proof, "verified_by", None) == "ledger" else ""
     if proof.flags:
-        return f"⚠ {what}{amount}: " + "; ".join(flag.split(": ", 1)[-1] for flag in proof.flags)
-    return f"✅ {what}{amount}" + (" = order total" if proof.amount is not None else "")
+        return f"⚠ {what}{amount}: " + "; ".join(flag.split(": ", 1)[-1] for flag in proof.flags) + ledger
+    return f"✅ {what}{amount}" + (" = order total" if proof.amount is not None else "") + ledger
 
 
 def proof_lines(proofs, currency: str) -> list[str]:
@@ -171,6 +192,14 @@ ADMIN_TEXTS: dict[str, str] = {
     "replied": "📨 Sent to {phone}{order}{cut}. The bot stays quiet to them for {quiet}.",
     "paid": "💵 Payment {code}{amount} recorded on {reference} as verified. Next: confirm {reference}",
     "no_order": "❓ No order {reference}.{suggestion} Check it, or send: orders",
+    "ledger_kept": "📒 Kept in your ledger: {entry}.{outcome}",
+    "ledger_already": "📒 Already in your ledger: {entry}.{outcome}",
+    "ledger_paid": " It paid {reference} ({name}), matched {how}: payment verified.{confirmed}",
+    "ledger_unmatched": " No order matched it yet: it shows under ledger.",
+    "ledger_none": "📒 No money without an order today.",
+    "ledger_list": "📒 Money with no order today: {count}, {total}\n{lines}",
+    "ledger_not_money": ("🤔 That is not a money-in text I can read. Forward the shop's own received SMS as it came "
+                         "(M-PESA “You have received…”, Till, Paybill, Airtel, MTN MoMo, a bank credit alert)."),
 }
 
 

@@ -1,4 +1,5 @@
-"""Scheduled work: payment reminders, expiry of unpaid orders, the daily digest.
+"""Scheduled work: payment reminders, expiry of unpaid orders, the daily digest, and the ledger's grace
+(core/ledger.py `flag_overdue`: claimed codes that never reached the shop's ledger).
 
 Each job is a plain operation on a unit of work factory (`uow`, opened as `async with uow() as tx`),
 so tests run it with a settable clock. `run_once` is how several server processes on one database
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, exists, func, literal, select, update
 
-from core import alerts, customers, orders, outbox, tallies
+from core import alerts, customers, ledger, orders, outbox, tallies
 from core.db import insert_unless_taken
 from core.models import Customer, JobRun, Order, OrderEvent, OutboundMessage, PaymentProof, Product
 from core.status import PaymentStatus, Status
@@ -37,6 +38,7 @@ class Job:
 REMINDERS = Job("payment_reminders", "remind pending unpaid orders older than PAYMENT_REMINDER_AFTER")
 EXPIRY = Job("expire_pending", "cancel pending unpaid orders older than PENDING_EXPIRY_AFTER")
 DIGEST = Job("daily_digest", "the admins' summary at DAILY_DIGEST_AT")
+LEDGER_GRACE = Job("ledger_grace", "flag claimed codes not in the shop's ledger LEDGER_GRACE after the claim")
 
 RUN_FINISHED = (update(JobRun.__table__)
                 .where(JobRun.job == bindparam("b_job"), JobRun.due_key == bindparam("b_due_key"))
@@ -176,8 +178,12 @@ async def _digest(uow):
         Order.status == Status.PENDING.value, Order.payment_status == PaymentStatus.REPORTED.value))
     low = (await uow.session.execute(select(Product).where(
         Product.stock_quantity <= settings.low_stock_threshold).order_by(Product.stock_quantity))).scalars().all()
+    unmatched, unmatched_total = await ledger.unmatched_count(uow, start)
     variables = {
         "shop": settings.shop_name, "day": today.isoformat(),
+        # The shop's own ledger: money that came in today and paid no order (shown where the shop keeps one).
+        "ledger": (f"\nMoney received with no order: {unmatched} ({alerts.money(settings, unmatched_total)})"
+                   if unmatched or settings.ledger_token else ""),
         "by_status": ", ".join(f"{status} {by_status[status.value]}" for status in Status) or "none",
         "revenue": alerts.money(settings, revenue),
         "waiting": waiting, "low_stock": ", ".join(f"{p.name} {p.stock_quantity}" for p in low[:10]) or "none",

@@ -374,7 +374,7 @@ class PaymentProof(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
     inbound_message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"), nullable=True)
-    kind: Mapped[str] = mapped_column(String(20))  # receipt | text | manual
+    kind: Mapped[str] = mapped_column(String(20))  # receipt | text | manual | ledger
     raw_text: Mapped[str] = mapped_column(Text, default="")
     media_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     content_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
@@ -390,6 +390,43 @@ class PaymentProof(Base):
     receipt_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     receipt_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     download_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Who verified this payment: `admin` (their `paid`) or `ledger` (the shop's own received text,
+    # core/ledger.py); None while it is the customer's word alone.
+    verified_by: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    # A claimed code waiting for the shop's ledger: when it is overdue (LEDGER_GRACE after the claim).
+    # Cleared once the ledger has settled it either way, so the sweep finds the due ones by index.
+    ledger_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+
+
+class LedgerEntry(Base):
+    """Money the shop's own phone says it received (CONTRACT §4 "The shop's own ledger"): one row per
+    transaction code (`key` is the code, or a hash of the text for the few texts without one)."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (Index("ix_ledger_entries_received", "received_at", "id"),
+                      Index("ix_ledger_entries_unmatched", "order_id", "received_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(80), unique=True)
+    transaction_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(40))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(8))
+    payer_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # E.164 when the text shows the whole number; as printed (`0712***678`) when it masks it.
+    payer_phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    payer_phone_masked: Mapped[bool] = mapped_column(Boolean, default=False)
+    account: Mapped[str | None] = mapped_column(String(120), nullable=True)  # what the payer typed for the shop
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # the time the text gives
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the shop's phone got it
+    raw_text: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(20))  # forwarder | whatsapp
+    sender: Mapped[str | None] = mapped_column(String(100), nullable=True)  # the SMS sender id, or the admin
+    order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id"), nullable=True)
+    matched_by: Mapped[str | None] = mapped_column(String(20), nullable=True)  # claim | reference | phone
+    matched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class ReceiptFile(Base):

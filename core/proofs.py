@@ -23,9 +23,10 @@ async def record_proof(uow, order: Order, *, kind: str, actor: str, raw_text: st
                        inbound_message_id: int | None = None, provider: str | None = None,
                        transaction_code: str | None = None, amount: Decimal | None = None,
                        currency: str | None = None, flags: list[str] | None = None,
-                       verified: bool = False) -> PaymentProof:
+                       verified: bool = False, verified_by: str = "admin") -> PaymentProof:
     """One proof on `order`, and its payment status moved on: `reported` by a customer's proof (kept
-    even on a cancelled order, for the shop to settle), `verified` by the shop's own (`verified`).
+    even on a cancelled order, for the shop to settle), `verified` by the shop's own (`verified`; by
+    whom: `verified_by`, an admin's `paid` or the shop's ledger).
     Decided under the order's row lock, taken here (the caller locks it first when it decides
     anything on the order itself), so a confirm or cancel meanwhile is never overwritten.
 
@@ -37,7 +38,8 @@ async def record_proof(uow, order: Order, *, kind: str, actor: str, raw_text: st
     proof = PaymentProof(order_id=order.id, inbound_message_id=inbound_message_id, kind=kind, raw_text=raw_text,
                          media_url=media_url, content_type=content_type, provider=provider,
                          transaction_code=transaction_code, amount=amount, currency=currency,
-                         flags=flags or [], actor=actor, received_at=uow.now())
+                         flags=flags or [], actor=actor, received_at=uow.now(),
+                         verified_by=verified_by if verified else None)
     uow.session.add(proof)
     if verified:
         order.payment_status = PaymentStatus.VERIFIED.value

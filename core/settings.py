@@ -58,6 +58,8 @@ EXAMPLES = {
     "log_format": "json or text", "log_level": "info",
     "secret_key": "the output of: python -c 'import secrets; print(secrets.token_urlsafe(48))'",
     "access_token_lifetime": "15m", "refresh_token_lifetime": "7d",
+    "ledger_token": "the output of: python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+    "ledger_grace": "10m, 30m, 1h or off", "auto_confirm_on_ledger": "true or false",
 }
 MIN_SECRET_KEY = 32  # characters: HS256 wants a key at least as long as its hash
 # The message kinds a WhatsApp template may carry across the 24-hour window (CONTRACT §5).
@@ -140,6 +142,12 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     access_token_lifetime: timedelta = timedelta(minutes=15)
     refresh_token_lifetime: timedelta = timedelta(days=7)
+    # The shop's own ledger (CONTRACT §4): the SMS forwarder's bearer token (POST /webhooks/ledger is 404
+    # while it is unset), how long a claimed code may wait for its ledger entry before the admins hear
+    # it is missing (off: never), and whether an order fully paid in the ledger confirms itself.
+    ledger_token: str | None = None
+    ledger_grace: timedelta | None = timedelta(minutes=10)
+    auto_confirm_on_ledger: bool = False
 
     @field_validator("admin_phones", "cors_allowed_origins", mode="before")
     @classmethod
@@ -214,12 +222,21 @@ class Settings(BaseSettings):
         return value.strip().lower() if isinstance(value, str) else value  # `DRF` is a typo worth forgiving
 
     @field_validator("handover_quiet", "payment_reminder_after", "pending_expiry_after", "job_sweep_interval",
-                     "access_token_lifetime", "refresh_token_lifetime", mode="before")
+                     "access_token_lifetime", "refresh_token_lifetime", "ledger_grace", mode="before")
     @classmethod
     def _duration(cls, value: object, info: ValidationInfo) -> object:
         value = parse_duration(value) if isinstance(value, str) else value
         if value is None and info.field_name.endswith("_token_lifetime"):
             raise ValueError("a token needs a lifetime; it cannot be off")
+        return value
+
+    @field_validator("ledger_token", mode="before")
+    @classmethod
+    def _ledger_token(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip() or None
+            if value is not None and any(ch.isspace() or ord(ch) < 33 or ord(ch) > 126 for ch in value):
+                raise ValueError("a bearer token is printable ASCII without spaces")
         return value
 
     @field_validator("secret_key", mode="before")

@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, column, func, literal_column, or_, select, tab
 
 from core import tallies
 from core.db import one_of
-from core.models import Order, OrderEvent, OrderItem, PaymentProof
+from core.models import LedgerEntry, Order, OrderEvent, OrderItem, PaymentProof
 from core.references import canonical, lookup_key
 
 orders_t, items_t, history_t, proofs_t = (Order.__table__, OrderItem.__table__, OrderEvent.__table__,
@@ -33,7 +33,7 @@ HISTORY_COLUMNS = (history_t.c.order_id, history_t.c.kind, history_t.c.from_stat
                    history_t.c.actor, history_t.c.note, history_t.c.at)
 PROOF_COLUMNS = (proofs_t.c.order_id, proofs_t.c.kind, proofs_t.c.provider, proofs_t.c.transaction_code,
                  proofs_t.c.amount, proofs_t.c.currency, proofs_t.c.received_at, proofs_t.c.media_url,
-                 proofs_t.c.flags)
+                 proofs_t.c.flags, proofs_t.c.verified_by)
 
 
 @dataclass(slots=True)
@@ -73,6 +73,7 @@ class ProofView:
     received_at: datetime
     media_url: str | None
     flags: list
+    verified_by: str | None = None  # admin | ledger
 
 
 @dataclass(slots=True)
@@ -300,3 +301,28 @@ async def order_page(uow, *, status: str | None = None, search: str | None = Non
         views = [by_id[key] for key in ids if key in by_id]
     await attach(uow, views)
     return count, views
+
+
+# --- the shop's ledger (core/ledger.py): money received, newest first ------------------------------------
+
+ledger_t = LedgerEntry.__table__
+LEDGER_COLUMNS = (ledger_t.c.id, ledger_t.c.provider, ledger_t.c.kind, ledger_t.c.transaction_code, ledger_t.c.amount,
+                  ledger_t.c.currency, ledger_t.c.payer_name, ledger_t.c.payer_phone, ledger_t.c.payer_phone_masked,
+                  ledger_t.c.account, ledger_t.c.paid_at, ledger_t.c.received_at, ledger_t.c.raw_text,
+                  ledger_t.c.source, ledger_t.c.sender, orders_t.c.reference.label("order_reference"),
+                  ledger_t.c.matched_by, ledger_t.c.created_at)
+LEDGER_NEWEST_FIRST = (ledger_t.c.received_at.desc(), ledger_t.c.id.desc())
+
+
+async def ledger_page(uow, *, unmatched: bool | None = None, limit: int = 20, offset: int = 0) -> tuple[int, list]:
+    """(how many entries, the page of them newest first): rows with the columns of LEDGER_COLUMNS.
+    `unmatched`: only the money that paid no order (True), only what did (False), or all (None)."""
+    where = [] if unmatched is None else [
+        ledger_t.c.order_id.is_(None) if unmatched else ledger_t.c.order_id.isnot(None)]
+    count = await uow.scalar(select(func.count()).select_from(ledger_t).where(*where))
+    if count <= offset:
+        return count, []
+    rows = await uow.execute(select(*LEDGER_COLUMNS)
+                             .select_from(ledger_t.outerjoin(orders_t, orders_t.c.id == ledger_t.c.order_id))
+                             .where(*where).order_by(*LEDGER_NEWEST_FIRST).limit(limit).offset(offset))
+    return count, rows.all()

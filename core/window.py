@@ -26,6 +26,8 @@ OUTSIDE = "outside_window"
 TEMPLATE_VARIABLES = {
     "order_status": lambda v: {"1": v.get("name", ""), "2": v.get("reference", ""), "3": v.get("status", "")},
     "payment_reminder": lambda v: {"1": v.get("name", ""), "2": v.get("reference", ""), "3": v.get("total", "")},
+    # A payment the shop's ledger matched before the customer wrote (core/ledger.py).
+    "payment_received": lambda v: {"1": v.get("name", ""), "2": v.get("reference", ""), "3": v.get("amount", "")},
 }
 MAX_VARIABLE_CHARS = 200
 ADMIN_ALERT_CHARS = 900  # the admin_alert template's one variable: the whole alert, in one line

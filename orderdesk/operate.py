@@ -140,6 +140,10 @@ async def doctor(settings: Settings) -> int:
     print("\nPaste into Twilio (WhatsApp sender or sandbox settings):")
     print(f"  When a message comes in:  POST {base}/webhooks/twilio/whatsapp")
     print(f"  Status callback URL:      POST {base}/webhooks/twilio/status")
+    if settings.ledger_token:   # the shop's own ledger (README: "The shop's own ledger")
+        print("\nThe SMS forwarder on the shop's phone (the shop's own ledger):")
+        print(f"  URL:                      POST {base}/webhooks/ledger")
+        print("  Header:                   Authorization: Bearer <LEDGER_TOKEN>")
     if problems:
         print(f"\n{len(problems)} thing(s) to fix.")
         return 1

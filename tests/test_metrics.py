@@ -148,10 +148,11 @@ async def test_metrics_count_sends_by_result_and_twilio_error_code(wa, admin):
     await place_order(wa.client, (product, 1))  # the admin's alert: refused
     await place_order(wa.client, (product, 1))  # the next one: sent
 
-    async def counted():
+    async def counted():   # both sends answered (one pass sends them side by side; either may be recorded first)
         seen = samples(await (await wa.client.get("/metrics", headers=admin)).text())
         sent = seen.get(("orderdesk_sends_total", (("error_code", ""), ("result", "sent"))))
-        return sent and seen
+        failed = seen.get(("orderdesk_sends_total", (("error_code", "21211"), ("result", "failed"))))
+        return sent and failed and seen
     seen = await eventually(counted)
 
     assert seen[("orderdesk_sends_total", (("error_code", ""), ("result", "sent")))] == 1

@@ -16,6 +16,7 @@ CONTRACT_ROUTES = [
     ("patch", "/api/orders/{id}/"), ("post", "/api/orders/{id}/confirm/"), ("post", "/api/orders/{id}/cancel/"),
     ("post", "/api/token/"), ("post", "/api/token/refresh/"), ("post", "/api/auth/register/"),
     ("get", "/api/auth/profile/"), ("patch", "/api/auth/profile/"), ("post", "/api/auth/profile/phone/"),
+    ("get", "/api/ledger/"),
 ]
 ANYONE = {("get", "/health"), ("get", "/api/products/"), ("get", "/api/products/{id}/"), ("post", "/api/orders/"),
           ("post", "/api/token/"), ("post", "/api/token/refresh/"), ("post", "/api/auth/register/")}

@@ -188,9 +188,11 @@ async def test_the_order_api_lists_the_proofs_with_what_was_read(wa, admin):
     await wa.replies_to(phone)
 
     [proof] = (await order_detail(wa, admin, order))["paymentProofs"]
-    assert set(proof) == {"kind", "provider", "transactionCode", "amount", "currency", "receivedAt", "mediaUrl", "flags"}
+    assert set(proof) == {"kind", "provider", "transactionCode", "amount", "currency", "receivedAt", "mediaUrl", "flags",
+                          "verifiedBy"}
     assert proof == {"kind": "text", "provider": "M-PESA", "transactionCode": "QJK3APIX12", "amount": "3000.00",
-                     "currency": "KES", "receivedAt": proof["receivedAt"], "mediaUrl": None, "flags": []}
+                     "currency": "KES", "receivedAt": proof["receivedAt"], "mediaUrl": None, "flags": [],
+                     "verifiedBy": None}   # the customer's word alone: nobody verified it
     assert proof["receivedAt"].startswith("2013-07-01")
 
 

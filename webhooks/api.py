@@ -9,12 +9,13 @@ from aiohttp import web
 from sqlalchemy import text
 
 from bot import replies
-from core import accounts, catalog, inbox, migrate, orders
+from core import accounts, catalog, inbox, migrate, orders, views
 from core.errors import InvalidField, NotFound
 from core.models import Account, Product
 from core.tokens import STAFF_ROLES, Role
 from webhooks import compat, keys, ratelimit, schemas as s, shapes
 from webhooks.compat import respond
+from webhooks.ledger import entry_out
 from webhooks.routing import Call, Route
 
 STAFF = STAFF_ROLES
@@ -185,6 +186,19 @@ async def order_messages(call: Call) -> web.Response:
     return web.json_response([s.MessageOut.model_validate(r).model_dump(mode="json", by_alias=True) for r in rows])
 
 
+# --- the shop's own ledger --------------------------------------------------------------------------
+
+async def list_ledger(call: Call) -> web.Response:
+    q = call.query
+    count, rows = await views.ledger_page(call.tx, unmatched=q.unmatched, limit=q.limit, offset=q.offset)
+    return shapes.json_response({"count": count, "limit": q.limit, "offset": q.offset,
+                                 "results": [ledger_out(row) for row in rows]})
+
+
+def ledger_out(row) -> dict:
+    return entry_out(row, row.order_reference)
+
+
 # --- accounts (SimpleJWT's snake_case in every mode) ---------------------------------------------
 
 def user_out(a: Account) -> dict:
@@ -275,6 +289,10 @@ ROUTES: list[Route] = [
           roles=STAFF, body=s.CancelRequest, responses={200: s.OrderOut}, errors=E, tag="orders"),
     Route("GET", "/api/orders/{id}/messages/", order_messages, "The order's WhatsApp conversation, both ways",
           roles=STAFF, responses={200: list[s.MessageOut]}, errors=(401, 403, 404), tag="orders"),
+    Route("GET", "/api/ledger/", list_ledger,
+          "The shop's own ledger of money received (from its phone's texts), newest first; unmatched=true: "
+          "money that paid no order", roles=STAFF, query=s.LedgerQuery, responses={200: s.LedgerPage},
+          errors=(400, 401, 403), tag="ledger"),
     Route("POST", "/api/token/", obtain_token, "Sign in: username and password -> access and refresh tokens",
           body=s.TokenObtain, responses={200: s.TokenPair}, errors=(400, 401, 429), tag="accounts",
           in_transaction=False, bearer=False),

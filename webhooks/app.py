@@ -13,7 +13,7 @@ from core.clock import SystemClock
 from core.db import is_sqlite, make_engine, make_sessionmaker
 from core.settings import Settings
 from core.uow import UnitOfWork
-from webhooks import api, cors, delivery, keys, media, metrics, observe, openapi, ratelimit, scheduler, twilio
+from webhooks import api, cors, delivery, keys, ledger, media, metrics, observe, openapi, ratelimit, scheduler, twilio
 from webhooks.problems import problem_middleware
 from webhooks.responder import Responder
 from webhooks.routing import MAX_BODY, add_routes
@@ -37,6 +37,7 @@ def create_app(settings: Settings, *, clock=None, policy: delivery.Policy | None
     app[keys.TOKENS] = accounts.Tokens(settings)
     add_routes(app, api.ROUTES)
     twilio.add_routes(app)
+    ledger.add_routes(app)
     document = openapi.build(api.ROUTES)
 
     async def openapi_json(_request: web.Request) -> web.Response:

@@ -16,7 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from core import jobs, logcontext, tallies
+from core import jobs, ledger, logcontext, tallies
 from core.settings import Settings
 from webhooks.observe import Meters, Throttled
 
@@ -35,6 +35,8 @@ def schedule(settings: Settings) -> list[tuple[jobs.Job, object, object]]:
         planned.append((jobs.REMINDERS, jobs.remind_unpaid, sweep))
     if settings.pending_expiry_after is not None:
         planned.append((jobs.EXPIRY, jobs.expire_unpaid, sweep))
+    if settings.ledger_token and settings.ledger_grace is not None:
+        planned.append((jobs.LEDGER_GRACE, ledger.flag_overdue, sweep))
     if settings.daily_digest_at is not None:
         hour, minute = map(int, settings.daily_digest_at.split(":"))
         planned.append((jobs.DIGEST, jobs.daily_digest,

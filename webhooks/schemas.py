@@ -318,6 +318,7 @@ class PaymentProofOut(ResponseModel):
     received_at: datetime
     media_url: str | None
     flags: list[str]
+    verified_by: Literal["admin", "ledger"] | None = None  # who verified it: an admin's `paid`, or the shop's ledger
 
 
 class OrderOut(ResponseModel):
@@ -365,6 +366,44 @@ class MessageOut(ResponseModel):
     sid: str | None
     kind: str | None
     error_code: str | None
+
+
+# --- the shop's own ledger (CONTRACT §4) --------------------------------------------------------
+
+class LedgerQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    unmatched: bool | None = None  # true: only money that paid no order
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+    offset: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+
+
+class LedgerEntryOut(ResponseModel):
+    """Money the shop's own phone received, as its text said, and the order it paid (if any)."""
+    id: int
+    provider: str
+    kind: str
+    transaction_code: str | None
+    amount: MoneyOut
+    currency: str
+    payer_name: str | None
+    payer_phone: str | None  # E.164 when the text shows it whole; as printed when it masks digits
+    payer_phone_masked: bool
+    account: str | None  # what the payer typed for the shop (Paybill account, reference, a bank's description)
+    paid_at: datetime | None  # the time the text gives
+    received_at: datetime  # when the shop's phone got it
+    text: str
+    source: Literal["forwarder", "whatsapp"]
+    sender: str | None
+    order_reference: str | None  # the order it paid; null: money with no order
+    matched_by: Literal["claim", "reference", "phone"] | None
+    created_at: datetime
+
+
+class LedgerPage(ResponseModel):
+    count: int
+    limit: int
+    offset: int
+    results: list[LedgerEntryOut]
 
 
 # --- accounts: SimpleJWT's wire format, snake_case in every mode (CONTRACT §2 Accounts) ------------

@@ -59,6 +59,7 @@ def order(o, **extra) -> dict:
             "receivedAt": p.received_at,
             "mediaUrl": p.media_url,
             "flags": p.flags,
+            "verifiedBy": p.verified_by,
         } for p in o.payment_proofs],
         "deliveryLocation": o.delivery_location,
         "createdAt": o.created_at,

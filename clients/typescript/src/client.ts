@@ -30,6 +30,10 @@ export type OrderQuery = NonNullable<operations["listOrders"]["parameters"]["que
 export type OrderStatus = Schemas["Status"];
 export type PaymentStatus = Schemas["PaymentStatus"];
 export type Problem = Schemas["Problem"];
+/** Money the shop's own phone received, and the order it paid (`orderReference`, null when none). */
+export type LedgerEntry = Schemas["LedgerEntryOut"];
+export type LedgerPage = Schemas["LedgerPage"];
+export type LedgerQuery = NonNullable<operations["listLedger"]["parameters"]["query"]>;
 
 export interface ClientOptions {
   /** Where orderdesk is served, e.g. `https://orders.example.com` (no `/api`). */
@@ -107,6 +111,10 @@ export function createOrderDeskClient(options: ClientOptions) {
     /** Admin or staff: cancel; restocks what a confirm took, once. */
     cancelOrder: (id: string, reason = ""): Promise<Order> =>
       unwrap(http.POST("/api/orders/{id}/cancel/", { params: byId(id), body: { reason } })),
+
+    /** Admin or staff: the shop's own ledger of money received, newest first; `{ unmatched: true }` for money with no order. */
+    getLedger: (query: LedgerQuery = {}): Promise<LedgerPage> =>
+      unwrap(http.GET("/api/ledger/", { params: { query } })),
 
     /** The catalog (anyone). */
     getProducts: (query: ProductQuery = {}): Promise<Product[]> =>

@@ -178,6 +178,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/ledger/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The shop's own ledger of money received (from its phone's texts), newest first; unmatched=true: money that paid no order */
+        get: operations["listLedger"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/token/": {
         parameters: {
             query?: never;
@@ -328,6 +345,68 @@ export interface components {
             by: string;
             /** Note */
             note: string;
+        };
+        /**
+         * LedgerEntryOut
+         * @description Money the shop's own phone received, as its text said, and the order it paid (if any).
+         */
+        LedgerEntryOut: {
+            /** Id */
+            id: number;
+            /** Provider */
+            provider: string;
+            /** Kind */
+            kind: string;
+            /** Transactioncode */
+            transactionCode: string | null;
+            /** Amount */
+            amount: string;
+            /** Currency */
+            currency: string;
+            /** Payername */
+            payerName: string | null;
+            /** Payerphone */
+            payerPhone: string | null;
+            /** Payerphonemasked */
+            payerPhoneMasked: boolean;
+            /** Account */
+            account: string | null;
+            /** Paidat */
+            paidAt: string | null;
+            /**
+             * Receivedat
+             * Format: date-time
+             */
+            receivedAt: string;
+            /** Text */
+            text: string;
+            /**
+             * Source
+             * @enum {string}
+             */
+            source: "forwarder" | "whatsapp";
+            /** Sender */
+            sender: string | null;
+            /** Orderreference */
+            orderReference: string | null;
+            /** Matchedby */
+            matchedBy: ("claim" | "reference" | "phone") | null;
+            /**
+             * Createdat
+             * Format: date-time
+             */
+            createdAt: string;
+        };
+        /** LedgerPage */
+        LedgerPage: {
+            /** Count */
+            count: number;
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Results */
+            results: components["schemas"]["LedgerEntryOut"][];
         };
         /** MediaOut */
         MediaOut: {
@@ -593,6 +672,11 @@ export interface components {
             mediaUrl: string | null;
             /** Flags */
             flags: string[];
+            /**
+             * Verifiedby
+             * @default null
+             */
+            verifiedBy?: ("admin" | "ledger") | null;
         };
         /**
          * PaymentStatus
@@ -1834,6 +1918,57 @@ export interface operations {
             };
             /** @description Problem details (RFC 9457) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listLedger: {
+        parameters: {
+            query?: {
+                unmatched?: boolean;
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The shop's own ledger of money received (from its phone's texts), newest first; unmatched=true: money that paid no order */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LedgerPage"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
