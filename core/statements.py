@@ -9,7 +9,8 @@ or asyncpg's inside the transaction SQLAlchemy's adapter keeps — with its valu
 type processors and its rows through the same result processors, as named tuples.
 
 Statements SQLAlchemy must help with keep its path: text, an expanding IN, Python-side column
-defaults, and on PostgreSQL several rows with RETURNING (SQLAlchemy batches those into one).
+defaults, parameter names it must escape, and on PostgreSQL several rows with RETURNING
+(SQLAlchemy batches those into one).
 """
 from __future__ import annotations
 
@@ -182,7 +183,7 @@ class Statements:
         # Compiled for one row: several are run with executemany, or (SQLite) one by one when rows come back.
         compiled = statement.compile(dialect=self.dialect, column_keys=list(keys))
         if (compiled.insert_prefetch or compiled.update_prefetch or compiled.post_compile_params
-                or compiled.literal_execute_params
+                or compiled.literal_execute_params or compiled.escaped_bind_names
                 or (many and compiled._result_columns and self.dialect.name != "sqlite")
                 or any(bind.callable or bind.expanding for bind in compiled.bind_names)):
             return None
