@@ -113,9 +113,13 @@ class UnitOfWork:
                 conn = await conn.execution_options(
                     **{READONLY: True}, **({} if self._writers.serial else {"isolation_level": "AUTOCOMMIT"}))
             self.conn = conn
-            await self.conn.begin()
-            # SQLite's driver is synchronous (core/db.py), so its statements need no greenlet hand-off.
-            self._inline = self.conn.sync_connection if self._writers.serial else None
+            if self._writers.serial:
+                # SQLite's driver is synchronous (core/db.py): its transaction is begun, committed and
+                # closed directly, with no greenlet hand-off.
+                self._inline = conn.sync_connection
+                self._inline.begin()
+            else:
+                await conn.begin()
             # A statement run again and again skips SQLAlchemy's execution path (core/statements.py),
             # unless something listens to each statement, as a test counting them does.
             if not self.conn.sync_connection.dispatch.before_cursor_execute:
@@ -134,7 +138,9 @@ class UnitOfWork:
         try:
             if self._session is not None:
                 await self._session.close()
-            if self.conn is not None:
+            if self._inline is not None:
+                self._inline.close()
+            elif self.conn is not None:
                 await self.conn.close()
         finally:
             self._session = self.conn = self._inline = self._direct = None
@@ -172,7 +178,10 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         await self.flush()
-        await self.conn.commit()
+        if self._inline is not None:
+            self._inline.commit()
+        else:
+            await self.conn.commit()
         queued, self.queued = self.queued, 0
         if queued and self._after_commit:
             self._after_commit()
