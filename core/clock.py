@@ -1,7 +1,8 @@
 """Time, injected: the system clock in production, a clock tests can move forward."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 
 class SystemClock:
@@ -21,3 +22,9 @@ class FakeClock:
 
     def advance(self, **kwargs: float) -> None:
         self.offset += timedelta(**kwargs)
+
+
+def day_start(now: datetime, shop_timezone: str) -> datetime:
+    """Midnight of the shop's day that `now` falls in (aware, in the shop's zone)."""
+    zone = ZoneInfo(shop_timezone)
+    return datetime.combine(now.astimezone(zone).date(), time.min, zone)

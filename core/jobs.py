@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 from sqlalchemy import bindparam, exists, func, literal, select, update
 
 from core import alerts, customers, ledger, orders, outbox, tallies
+from core.clock import day_start
 from core.db import insert_unless_taken
 from core.models import Customer, JobRun, Order, OrderEvent, OutboundMessage, PaymentProof, Product
 from core.status import PaymentStatus, Status
@@ -167,9 +167,8 @@ async def daily_digest(uow) -> str:
 
 async def _digest(uow):
     settings = uow.settings
-    zone = ZoneInfo(settings.shop_timezone)
-    today = uow.now().astimezone(zone).date()
-    start = datetime.combine(today, time.min, zone)
+    start = day_start(uow.now(), settings.shop_timezone)
+    today = start.date()
     by_status = Counter((await tallies.counts(uow))["orders"])
     revenue = await uow.session.scalar(
         select(func.coalesce(func.sum(Order.total), 0)).join(OrderEvent, OrderEvent.order_id == Order.id)

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select
 
 from core import alerts, orders, outbox, proofs
+from core.clock import day_start
 from core.db import lock_name
 from core.errors import InsufficientStock, NotFound
 from core.models import LedgerEntry, Order, PaymentProof
@@ -249,7 +249,7 @@ async def flag_overdue(uow) -> str:
 
 async def unmatched_today(uow) -> list[LedgerEntry]:
     """The money received today (the shop's day) that paid no order, newest first."""
-    start = day_start(uow)
+    start = day_start(uow.now(), uow.settings.shop_timezone)
     return list((await uow.session.scalars(
         select(LedgerEntry).where(LedgerEntry.order_id.is_(None), LedgerEntry.received_at >= start,
                                   LedgerEntry.received_at < start + timedelta(days=1))
@@ -265,11 +265,6 @@ async def unmatched_count(uow, start: datetime) -> tuple[int, Decimal]:
         .where(LedgerEntry.order_id.is_(None), LedgerEntry.received_at >= start,
                LedgerEntry.received_at < start + timedelta(days=1)))).one()
     return count, Decimal(total)
-
-
-def day_start(uow) -> datetime:
-    zone = ZoneInfo(uow.settings.shop_timezone)
-    return datetime.combine(uow.now().astimezone(zone).date(), time.min, zone)
 
 
 def describe(entry: LedgerEntry) -> str:
