@@ -109,13 +109,23 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str, *, ping_after_idle_s: float = 10, **kwargs) -> AsyncEngine:
+def sqlite_file(url: str) -> str | None:
+    """The file of a SQLite database URL, as written; None for PostgreSQL or an in-memory database."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    return parsed.database
+
+
+def make_engine(url: str, *, ping_after_idle_s: float = 10, autocheckpoint: bool = True, **kwargs) -> AsyncEngine:
+    """`autocheckpoint=False`: SQLite's commits never copy the write-ahead log back into the database
+    file; whoever asks for that runs a `core.wal.Checkpointer`, as the server does."""
     # A database error never carries a statement's parameters (phones, names, message texts) into a log.
     kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
         inline = make_url(url).set(drivername="sqlite+inline")
         engine = create_async_engine(inline, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "factory": _InlineConnection}, **kwargs)
-        _tune_sqlite(engine)
+        _tune_sqlite(engine, autocheckpoint)
         return engine
     # Up to 20 connections a process (10 kept): a request holds one for its whole unit of work, and
     # with SQLAlchemy's default of 15, 16 clients plus the sender and the responder queued for them.
@@ -143,7 +153,7 @@ def _ping_after_idle(engine: AsyncEngine, seconds: float) -> None:
                 raise DisconnectionError("the pooled connection was closed while idle") from exc
 
 
-def _tune_sqlite(engine: AsyncEngine) -> None:
+def _tune_sqlite(engine: AsyncEngine, autocheckpoint: bool) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection, _record):
         # Take transaction control from the driver so BEGIN IMMEDIATE below is ours to emit.
@@ -153,6 +163,8 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if not autocheckpoint:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -8,7 +8,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
-from sqlalchemy.engine import make_url
+
+from core.db import sqlite_file
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -79,8 +80,8 @@ def is_behind(revision: str | None) -> bool:
 
 def missing_sqlite_file(database_url: str) -> str | None:
     """The path of a SQLite database file that does not exist, which connecting would create empty."""
-    url = make_url(database_url)
-    if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
+    file = sqlite_file(database_url)
+    if file is None:
         return None
-    path = Path(url.database).resolve()
+    path = Path(file).resolve()
     return None if path.exists() else str(path)

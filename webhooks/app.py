@@ -10,9 +10,10 @@ from aiohttp import web
 from bot import replies
 from core import accounts
 from core.clock import SystemClock
-from core.db import is_sqlite, make_engine, make_sessionmaker
+from core.db import is_sqlite, make_engine, make_sessionmaker, sqlite_file
 from core.settings import Settings
-from core.uow import UnitOfWork
+from core.uow import UnitOfWork, writers_for
+from core.wal import Checkpointer
 from webhooks import api, cors, delivery, keys, ledger, media, metrics, observe, openapi, ratelimit, scheduler, twilio
 from webhooks.problems import problem_middleware
 from webhooks.responder import Responder
@@ -56,13 +57,20 @@ def create_app(settings: Settings, *, clock=None, policy: delivery.Policy | None
 
 async def _database(app: web.Application):
     settings = app[keys.SETTINGS]
-    engine = make_engine(settings.database_url)
+    file = sqlite_file(settings.database_url)
+    # On SQLite the write-ahead log is copied back by a thread of ours, not inside a commit (core/wal.py).
+    engine = make_engine(settings.database_url, autocheckpoint=file is None)
     app[keys.ENGINE] = engine
     # The sender is built next; until then a commit has nobody to wake.
     app[keys.UOW] = UnitOfWork(make_sessionmaker(engine), settings, app[keys.CLOCK],
                                after_commit=lambda: app.get(keys.SENDER) and app[keys.SENDER].wake(),
                                render=replies.render)
+    checkpointer = Checkpointer(file, writers_for(engine)) if file else None
+    copying = checkpointer and asyncio.create_task(checkpointer.run(), name="sqlite-checkpointer")
     yield
+    if checkpointer is not None:
+        checkpointer.stop()
+        await copying
     await engine.dispose()
 
 
