@@ -34,10 +34,10 @@ async def enqueue(uow, *, to: str, kind: str, key: str, variables: dict | None =
                   order_id: str | None = None, unprompted: bool = False, body: str | None = None,
                   content_sid: str | None = None, content_variables: str | None = None) -> bool:
     """Queue one message; False when the key was queued before or the customer opted out."""
-    session, now = uow.session, uow.now()
+    now = uow.now()
     variables = variables or {}
     if unprompted:
-        customer = await session.get(Customer, to)
+        customer = await uow.session.get(Customer, to)
         if customer is not None and customer.opted_out:
             return False
     text = cut(body if body is not None else uow.render(kind, variables))

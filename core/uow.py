@@ -6,6 +6,7 @@ import weakref
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 
+from sqlalchemy.exc import MissingGreenlet
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from core.clock import SystemClock
@@ -106,19 +107,22 @@ class UnitOfWork:
         if not self.readonly:
             await self._writers.acquire()
         try:
-            conn = await self._engine.connect()
-            if self.readonly:
-                # SQLite: a deferred BEGIN, one snapshot, no write lock. PostgreSQL: autocommit, which
-                # saves the BEGIN and ROLLBACK round trips; each read sees the latest committed rows.
-                conn = await conn.execution_options(
-                    **{READONLY: True}, **({} if self._writers.serial else {"isolation_level": "AUTOCOMMIT"}))
-            self.conn = conn
             if self._writers.serial:
-                # SQLite's driver is synchronous (core/db.py): its transaction is begun, committed and
-                # closed directly, with no greenlet hand-off.
-                self._inline = conn.sync_connection
+                # SQLite's driver is synchronous (core/db.py): its connection is taken, its transaction
+                # begun, committed and closed directly, with no greenlet hand-off. A deferred BEGIN when
+                # read-only: one snapshot, no write lock.
+                self.conn = _connect_inline(self._engine) or await self._engine.connect()
+                self._inline = self.conn.sync_connection
+                if self.readonly:
+                    self._inline.execution_options(**{READONLY: True})
                 self._inline.begin()
             else:
+                conn = await self._engine.connect()
+                if self.readonly:
+                    # Autocommit, which saves the BEGIN and ROLLBACK round trips; each read sees the
+                    # latest committed rows.
+                    conn = await conn.execution_options(**{READONLY: True}, isolation_level="AUTOCOMMIT")
+                self.conn = conn
                 await conn.begin()
             # A statement run again and again skips SQLAlchemy's execution path (core/statements.py),
             # unless something listens to each statement, as a test counting them does.
@@ -188,6 +192,15 @@ class UnitOfWork:
 
     def now(self):
         return self.clock.now()
+
+
+def _connect_inline(engine) -> AsyncConnection | None:
+    """A pooled SQLite connection taken without a greenlet hand-off; None when every one is in use
+    (waiting for one needs SQLAlchemy's asyncio path)."""
+    try:
+        return AsyncConnection(engine, engine.sync_engine.connect())
+    except MissingGreenlet:
+        return None
 
 
 def _plain(kind: str, variables: dict) -> str:

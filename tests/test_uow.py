@@ -84,3 +84,24 @@ async def test_rows_come_back_in_the_order_of_the_parameters_and_a_taken_key_is_
             await tx.execute(ADD, [belt(6), belt(1)])
 
     assert (first, again) == (["B-3", "B-1"], ["B-4", "B-2", "B-5"])
+
+
+async def test_a_reader_waits_for_a_connection_when_every_pooled_one_is_in_use(uow):
+    """Readers take pooled connections; the one that finds none free waits for the next to come back
+    (on SQLite the pool is taken without SQLAlchemy's asyncio path until it must wait)."""
+    import asyncio
+    from contextlib import AsyncExitStack
+
+    pool = uow._engine.sync_engine.pool
+    async with AsyncExitStack() as held:
+        for _ in range(pool.size() + pool._max_overflow):  # all it keeps and all it may open besides
+            await held.enter_async_context(uow(readonly=True))
+
+        async def read():
+            async with uow(readonly=True) as tx:
+                return await tx.session.scalar(select(func.count()).select_from(Product))
+
+        waiting = asyncio.create_task(read())
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+    assert await asyncio.wait_for(waiting, 30) == 0
