@@ -172,8 +172,9 @@ def _tune_sqlite(engine: AsyncEngine, autocheckpoint: bool) -> None:
         # IMMEDIATE takes the write lock up front: two transactions that read then write queue up
         # behind the busy timeout instead of one failing with "database is locked" on upgrade.
         # A read-only unit of work needs no lock at all (WAL readers never wait for the writer).
+        # On sqlite3 itself: SQLAlchemy's execution path costs more than the statement.
         readonly = connection.get_execution_options().get(READONLY, False)
-        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        connection.connection.driver_connection.execute("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
 def dialect_of(executor) -> str:
