@@ -1,9 +1,11 @@
 """Every change of stock. The SQL that concurrency depends on lives here and nowhere else.
 
-Each change is one conditional UPDATE per product (`... WHERE stock_quantity >= :q`) checked by
-its row count, applied in product-id order so two transactions never wait on each other in a
-cycle. A short line does not stop the check: every short item is reported, and the caller's
-transaction rolls back so no stock changes at all.
+Each change is one conditional UPDATE per product (`... WHERE stock_quantity >= :q RETURNING ...`;
+a product it does not return is short), applied in product-id order so two transactions never
+wait on each other in a cycle. An order's UPDATEs go to the database together
+(UnitOfWork.execute_each: one round trip on PostgreSQL, where the server still runs them one by
+one, in that order). A short line does not stop the check: every short item is reported, and the
+caller's transaction rolls back so no stock changes at all.
 """
 from __future__ import annotations
 
@@ -45,34 +47,32 @@ class Level:
     stock_quantity: int
 
 
-async def take_for_order(session, order, actor: str, now: datetime) -> list[Level]:
+async def take_for_order(uow, order, actor: str, now: datetime) -> list[Level]:
     """Reduce stock for every line of `order`, all or none. Returns the products touched, as they are now."""
     wanted = _per_product(order)
-    shortages: list[Shortage] = []
-    touched: list[Level] = []
-    for product_id in sorted(wanted):
-        quantity = wanted[product_id]
-        row = (await session.execute(TAKE, {"b_id": product_id, "b_quantity": quantity, "b_now": now})).first()
-        if row is None:
-            product = (await session.execute(SELECT_LEVEL, {"b_id": product_id})).first()
-            shortages.append(Shortage(product_id, product.name, product.barcode, quantity, product.stock_quantity))
-            continue
-        touched.append(Level(*row))
-    if shortages:
+    ids = sorted(wanted)
+    taken = (await uow.execute_each(TAKE, [{"b_id": product_id, "b_quantity": wanted[product_id], "b_now": now}
+                                           for product_id in ids])).all()
+    if len(taken) < len(ids):
+        found = {row.id for row in taken}
+        shortages = []
+        for product_id in ids:
+            if product_id not in found:
+                product = (await uow.execute(SELECT_LEVEL, {"b_id": product_id})).first()
+                shortages.append(Shortage(product_id, product.name, product.barcode, wanted[product_id],
+                                          product.stock_quantity))
         raise InsufficientStock(order.reference, shortages)
-    await _moved(session, order, {p: -q for p, q in wanted.items()}, f"confirmed {order.reference}", actor, now)
-    return touched
+    await _moved(uow, order, {p: -q for p, q in wanted.items()}, f"confirmed {order.reference}", actor, now)
+    return [Level(*row) for row in taken]
 
 
-async def return_for_order(session, order, actor: str, now: datetime, reason: str) -> list[Level]:
+async def return_for_order(uow, order, actor: str, now: datetime, reason: str) -> list[Level]:
     """Put back what a confirm took. The caller guards that this happens once per order."""
     given = _per_product(order)
-    touched = []
-    for product_id in sorted(given):
-        row = (await session.execute(GIVE, {"b_id": product_id, "b_quantity": given[product_id], "b_now": now})).first()
-        touched.append(Level(*row))
-    await _moved(session, order, given, reason, actor, now)
-    return touched
+    rows = await uow.execute_each(GIVE, [{"b_id": product_id, "b_quantity": given[product_id], "b_now": now}
+                                         for product_id in sorted(given)])
+    await _moved(uow, order, given, reason, actor, now)
+    return [Level(*row) for row in rows]
 
 
 def _per_product(order) -> Counter:

@@ -84,3 +84,30 @@ async def test_rows_come_back_in_the_order_of_the_parameters_and_a_taken_key_is_
             await tx.execute(ADD, [belt(6), belt(1)])
 
     assert (first, again) == (["B-3", "B-1"], ["B-4", "B-2", "B-5"])
+
+
+TAKE_ONE = (PRODUCTS.update().where(PRODUCTS.c.barcode == bindparam("b_barcode"),
+                                    PRODUCTS.c.stock_quantity >= bindparam("b_quantity"))
+            .values(stock_quantity=PRODUCTS.c.stock_quantity - bindparam("b_quantity"))
+            .returning(PRODUCTS.c.barcode, PRODUCTS.c.stock_quantity))
+
+
+@pytest.mark.parametrize("times", [1, 2])  # a statement's first run takes SQLAlchemy's path, later runs their own
+async def test_a_statement_run_for_each_row_answers_in_their_order_and_a_row_it_skips_is_missing(uow, times):
+    async with uow() as tx:
+        await add_belt(tx)
+        await catalog.create_product(tx, actor="test", name="Cap", barcode="CAP-1", price=Decimal("500.00"),
+                                     stock_quantity=1)
+        await tx.flush()
+        for _ in range(times):
+            found = (await tx.execute_each(TAKE_ONE, [{"b_barcode": "CAP-1", "b_quantity": 2},
+                                                      {"b_barcode": "BELT-1", "b_quantity": 1},
+                                                      {"b_barcode": "CAP-1", "b_quantity": 1}])).all()
+            levels = [tuple(row) for row in found]
+            await tx.execute_each(TAKE_ONE, [{"b_barcode": "BELT-1", "b_quantity": -1},
+                                             {"b_barcode": "CAP-1", "b_quantity": -1}])  # put back
+        nothing = (await tx.execute_each(TAKE_ONE, [])).all()
+
+    # The first row asks for more than there is: each row is its own statement, run in the rows' order.
+    assert levels == [("BELT-1", 3), ("CAP-1", 0)]
+    assert nothing == []
