@@ -45,7 +45,8 @@ async def enqueue(uow, *, to: str, kind: str, key: str, variables: dict | None =
 
 def message(uow, *, to: str, kind: str, key: str, variables: dict | None = None, order_id: str | None = None,
             body: str | None = None, content_sid: str | None = None, content_variables: str | None = None) -> dict:
-    """One message's outbox row, its text worded and cut to what can be sent: what `queue` inserts."""
+    """One message's outbox row, its text worded and cut to what can be sent: what `queue` inserts, and
+    what an order's change writes in its own statement on PostgreSQL (core/order_writes.py)."""
     now, variables = uow.now(), variables or {}
     text = cut(body if body is not None else uow.render(kind, variables))
     return {"key": key[:200], "kind": kind, "to_phone": to, "body": text, "variables": variables, "order_id": order_id,

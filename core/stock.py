@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 
 from core import alerts
 from core.errors import InsufficientStock, NotFound, Shortage, StockAboveCap, StockBelowZero
@@ -24,7 +24,7 @@ from core.models import Product, StockMovement
 # Returning a cancelled order's units is never refused, so a level may pass it by that much.
 MAX_STOCK = 1_000_000
 
-products, movements = Product.__table__, StockMovement.__table__
+products = Product.__table__
 LEVEL = (products.c.id, products.c.name, products.c.barcode, products.c.stock_quantity)
 # Built once; the quantity and time come as parameters.
 TAKE = (update(products).where(products.c.id == bindparam("b_id"), products.c.stock_quantity >= bindparam("b_quantity"))
@@ -34,7 +34,6 @@ GIVE = (update(products).where(products.c.id == bindparam("b_id"))
         .values(stock_quantity=products.c.stock_quantity + bindparam("b_quantity"), updated_at=bindparam("b_now"))
         .returning(*LEVEL))
 SELECT_LEVEL = select(*LEVEL).where(products.c.id == bindparam("b_id"))
-INSERT_MOVEMENTS = insert(movements)
 
 
 @dataclass(slots=True)
@@ -47,7 +46,7 @@ class Level:
     stock_quantity: int
 
 
-async def take_for_order(uow, order, actor: str, now: datetime) -> list[Level]:
+async def take_for_order(uow, order, now: datetime) -> list[Level]:
     """Reduce stock for every line of `order`, all or none. Returns the products touched, as they are now."""
     wanted = _per_product(order)
     ids = sorted(wanted)
@@ -62,17 +61,23 @@ async def take_for_order(uow, order, actor: str, now: datetime) -> list[Level]:
                 shortages.append(Shortage(product_id, product.name, product.barcode, wanted[product_id],
                                           product.stock_quantity))
         raise InsufficientStock(order.reference, shortages)
-    await _moved(uow, order, {p: -q for p, q in wanted.items()}, f"confirmed {order.reference}", actor, now)
     return [Level(*row) for row in taken]
 
 
-async def return_for_order(uow, order, actor: str, now: datetime, reason: str) -> list[Level]:
+async def return_for_order(uow, order, now: datetime) -> list[Level]:
     """Put back what a confirm took. The caller guards that this happens once per order."""
     given = _per_product(order)
     rows = await uow.execute_each(GIVE, [{"b_id": product_id, "b_quantity": given[product_id], "b_now": now}
                                          for product_id in sorted(given)])
-    await _moved(uow, order, given, reason, actor, now)
     return [Level(*row) for row in rows]
+
+
+def movements(order, *, taken: bool, reason: str, actor: str, now: datetime) -> list[dict]:
+    """The stock movements of what `order`'s confirm takes (`taken`) or its cancel puts back, one per
+    product: rows the order's change writes with it (core/order_writes.py)."""
+    sign = -1 if taken else 1
+    return [{"product_id": product_id, "delta": sign * quantity, "reason": reason, "actor": actor, "at": now}
+            for product_id, quantity in sorted(_per_product(order).items())]
 
 
 def _per_product(order) -> Counter:
@@ -80,13 +85,6 @@ def _per_product(order) -> Counter:
     for item in order.items:
         quantities[item.product_id] += item.quantity
     return quantities
-
-
-async def _moved(session, order, deltas: dict[str, int], reason: str, actor: str, now: datetime) -> None:
-    """The stock movements of one order's change, in one statement."""
-    await session.execute(INSERT_MOVEMENTS, [
-        {"product_id": product_id, "order_id": order.id, "delta": delta, "reason": reason, "actor": actor, "at": now}
-        for product_id, delta in sorted(deltas.items())])
 
 
 async def adjust(session, product_id: str, *, delta: int | None = None, set_to: int | None = None,
@@ -126,12 +124,14 @@ async def _reload(session, product_ids: list[str]) -> list[Product]:
     return list(rows.scalars())
 
 
-async def warn_low(uow, levels: list[Level], taken: dict[str, int], cause: str) -> None:
-    """After a confirm: a product that went from above the threshold to at or below it, once per crossing."""
-    threshold = uow.settings.low_stock_threshold
+def low_stock_alerts(uow, levels: list[Level], order, cause: str) -> list[dict]:
+    """After `order`'s confirm took stock: the admins' alerts (outbox rows) for each product that went
+    from above the threshold to at or below it, once per crossing."""
+    threshold, taken = uow.settings.low_stock_threshold, _per_product(order)
+    messages = []
     for product in levels:
-        before = product.stock_quantity + taken.get(product.id, 0)
-        if before > threshold >= product.stock_quantity:
-            await alerts.tell_admins(uow, "admin_low_stock", key=f"low-stock:{product.id}:{cause}", variables={
+        if product.stock_quantity + taken[product.id] > threshold >= product.stock_quantity:
+            messages += alerts.admin_messages(uow, "admin_low_stock", key=f"low-stock:{product.id}:{cause}", variables={
                 "name": product.name, "barcode": product.barcode, "stock": product.stock_quantity,
                 "threshold": threshold})
+    return messages
