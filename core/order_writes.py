@@ -3,11 +3,12 @@
 A change of an order is its row's UPDATE guarded by the status it was read with, a history row
 naming the actor, the messages it queues (outbox rows, in the same transaction) and, when a
 confirm takes stock or a cancel puts it back, the stock movements; then the answer shows the
-order's history and proofs as they stand.
+order's history and proofs as they stand. A new order is its row (the reference's unique index
+decides: ON CONFLICT DO NOTHING), its lines, its history row and the admins' alerts.
 
-On SQLite it is the separate statements it always was: a statement there costs microseconds,
+On SQLite each is the separate statements it always was: a statement there costs microseconds,
 and SQLite has no data-modifying CTEs. On PostgreSQL every statement is a round trip (asyncpg
-sending and decoding was half of the server's CPU under load, docs/performance.md); so there it
+sending and decoding was half of the server's CPU under load, docs/performance.md); so there each
 is one statement of data-modifying CTEs, run whole or not at all, built once with every value a
 parameter (rows as one array per column) so core/statements.py runs it on asyncpg directly. (No
 parameter is named like a column: SQLAlchemy would take it for a value of the UPDATE's SET clause.)
@@ -18,14 +19,19 @@ from __future__ import annotations
 from sqlalchemy import (Boolean, Integer, String, bindparam, cast, exists, func, insert, literal_column, null, select,
                         union_all, update)
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
 from core import outbox, views
-from core.models import OrderEvent, OutboundMessage, StockMovement, UTCDateTime
+from core.db import insert_unless_taken
+from core.models import OrderEvent, OrderItem, OutboundMessage, StockMovement, UTCDateTime
+from core.references import lookup_key
 from core.views import EventView, OrderView, ProofView
 
-ORDERS, EVENTS = views.orders_t, OrderEvent.__table__
+ORDERS, ITEMS, EVENTS = views.orders_t, OrderItem.__table__, OrderEvent.__table__
 PROOFS, MESSAGES, MOVEMENTS = views.proofs_t, OutboundMessage.__table__, StockMovement.__table__
+ORDER_ROW = tuple(column.name for column in views.ORDER_COLUMNS) + ("reference_key",)
+LINE_ROW = ("position", "product_id", "product_name", "product_barcode", "product_image", "quantity", "unit_price",
+            "selected_size", "selected_color")
 EVENT_ROW = ("kind", "from_status", "to_status", "actor", "note", "at")
 MESSAGE_ROW = ("key", "kind", "to_phone", "body", "variables", "order_id", "status", "attempts", "next_attempt_at",
                "content_sid", "content_variables", "request_id", "created_at", "updated_at")  # outbox.message's keys
@@ -72,6 +78,30 @@ async def change(uow, order: OrderView, *, status: str, event: EventView, messag
     return True
 
 
+async def create(uow, order: OrderView, event: EventView, messages: list[dict]) -> bool:
+    """Insert `order` with its lines (their ids filled in), `event` and `messages`, unless an order
+    holds its reference already: then nothing is written and the answer is False."""
+    values = {**_row(order, ORDER_ROW[:-1]), "reference_key": lookup_key(order.reference)}
+    lines = [{"position": position, **_row(line, LINE_ROW[1:])} for position, line in enumerate(order.items)]
+    if uow.conn.dialect.name != "postgresql":
+        if (await uow.execute(insert_unless_taken(uow.conn, ORDERS, ("reference",)), values)).rowcount != 1:
+            return False
+        ids = (await uow.execute(INSERT_LINES, [{"order_id": order.id, **line} for line in lines])).scalars()
+        await uow.execute(INSERT_EVENT, {"order_id": order.id, **_row(event, EVENT_ROW)})
+        await outbox.queue(uow, messages)
+    else:
+        row = (await uow.execute(CREATE, {**_prefixed("o", values), **_arrays("l", lines, LINE_ROW),
+                                          **_prefixed("e", _row(event, EVENT_ROW)),
+                                          **_arrays("m", messages, MESSAGE_ROW)})).one()
+        if not row.created:
+            return False
+        outbox.count_queued(uow, row.queued)
+        ids = row.line_ids
+    for line, line_id in zip(order.items, ids):
+        line.id = line_id
+    return True
+
+
 def _changed(order: OrderView, status: str, at, changes: dict) -> None:
     order.status, order.updated_at = status, at
     for name, value in changes.items():
@@ -96,10 +126,11 @@ def _arrays(prefix: str, rows, names) -> dict:
 # The SET clause comes from the parameters' other keys; the row is guarded by the status read.
 UPDATE_ORDER = update(ORDERS).where(ORDERS.c.id == bindparam("b_id"), ORDERS.c.status == bindparam("b_status"))
 INSERT_EVENT = insert(EVENTS)
+INSERT_LINES = insert(ITEMS).returning(ITEMS.c.id, sort_by_parameter_order=True)
 INSERT_MOVEMENTS = insert(MOVEMENTS)
 
 
-# --- PostgreSQL: one statement --------------------------------------------------------------------
+# --- PostgreSQL: one statement each ---------------------------------------------------------------
 #
 # Sub-statements of a WITH all see the snapshot the statement began with, and a row one inserts is
 # not visible to the others: so the history of the answer is the rows read plus the one the
@@ -169,4 +200,19 @@ def _change_statement():
             .order_by(answer.c.part, answer.c.id).add_cte(record))
 
 
+def _create_statement():
+    created = (postgresql.insert(ORDERS).values({name: _param("o", ORDERS.c[name]) for name in ORDER_ROW})
+               .on_conflict_do_nothing(index_elements=["reference"]).returning(ORDERS.c.id).cte("created"))
+    happened = exists(select(created.c.id))
+    lines = _unnested("l", ITEMS, LINE_ROW)
+    inserted = (postgresql.insert(ITEMS).from_select(
+        ["order_id", *LINE_ROW], select(bindparam("o_id", type_=String), *lines.c).where(happened))
+        .returning(ITEMS.c.id, ITEMS.c.position).cte("lines"))
+    event = _event(happened, bindparam("o_id", type_=String))
+    line_ids = select(func.array_agg(aggregate_order_by(inserted.c.id, inserted.c.position))).scalar_subquery()
+    return (select(_count(created, "created"), _count(_queue(happened), "queued"),
+                   line_ids.label("line_ids")).add_cte(event))
+
+
 CHANGE = _change_statement()
+CREATE = _create_statement()

@@ -6,16 +6,16 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from core import alerts, order_writes, outbox, stock, views
-from core.db import insert_unless_taken, lock_name, one_of
+from core.db import lock_name, one_of
 from core.errors import (InvalidField, InvalidTransition, NotAllowed, NotFound, PriceMismatch, ReferenceConflict,
                          TooManyPendingOrders)
-from core.models import Order, OrderItem, Product, new_id
+from core.models import Order, Product, new_id
 from core.phones import to_e164
-from core.references import canonical, lookup_key, new_reference
+from core.references import canonical, new_reference
 from core.status import ALLOWED, CUSTOMER_MAY_CANCEL, PaymentStatus, Status
 from core.views import EventView, ItemView, OrderView
 
@@ -23,12 +23,11 @@ from core.views import EventView, ItemView, OrderView
 REFERENCE_DRAWS = 20  # a generated reference's 4-character tail can repeat within one second
 
 # The statements of the hot paths, built once: values come as parameters at execution.
-ORDERS, ITEMS, PRODUCTS = Order.__table__, OrderItem.__table__, Product.__table__
+ORDERS, PRODUCTS = Order.__table__, Product.__table__
 SELECT_BY_REFERENCE = select(ORDERS.c.id, ORDERS.c.content_hash).where(ORDERS.c.reference == bindparam("reference"))
 SELECT_PRODUCTS = select(PRODUCTS.c.id, PRODUCTS.c.name, PRODUCTS.c.barcode, PRODUCTS.c.price,
                          PRODUCTS.c.discounted_price, PRODUCTS.c.image_urls).where(
     or_(one_of(PRODUCTS.c.id, "ids"), one_of(PRODUCTS.c.barcode, "barcodes")))
-INSERT_ITEMS = insert(ITEMS).returning(ITEMS.c.id, sort_by_parameter_order=True)
 
 
 @dataclass
@@ -142,23 +141,18 @@ async def create_order(uow, new: NewOrder, actor: str = "storefront") -> Outcome
     for _ in range(REFERENCE_DRAWS if generated else 1):
         if generated:
             order.reference = new_reference(settings.order_reference_prefix, now)
-        values = {column.name: getattr(order, column.name) for column in views.ORDER_COLUMNS}
-        values["reference_key"] = lookup_key(order.reference)
-        if (await session.execute(insert_unless_taken(uow.conn, ORDERS, ("reference",)), values)).rowcount == 1:
+        created = EventView("order_created", None, Status.PENDING.value, actor, "", uow.now())
+        told = []
+        if settings.admin_alert_new_orders:
+            told = alerts.admin_messages(uow, "admin_new_order", key=f"order:{order.id}:created",
+                                         variables=alerts.order_facts(uow, order))
+        if await order_writes.create(uow, order, created, told):  # with its lines, history and alerts
             break
         if not generated:
             return await _same_or_conflict(uow, await _existing(session, order.reference), content_hash)
     else:
         raise RuntimeError("could not find a free order reference")  # 20 clashes in a row: 1.68M tails
-    ids = await session.execute(
-        INSERT_ITEMS, [{"order_id": order.id, "position": position, **_line_values(line)}
-                       for position, line in enumerate(lines)])
-    for line, item_id in zip(lines, ids.scalars()):
-        line.id = item_id
-    order.history.append(await _record(uow, order, "order_created", actor, to_status=Status.PENDING.value))
-    if settings.admin_alert_new_orders:
-        await alerts.tell_admins(uow, "admin_new_order", key=f"order:{order.id}:created",
-                                 variables=alerts.order_facts(uow, order))
+    order.history.append(created)
     return Outcome(order)
 
 
@@ -332,12 +326,6 @@ async def _price_lines(session, items: list[NewItem]) -> list[ItemView]:
                               quantity=item.quantity, unit_price=_selling_price(product),
                               selected_size=item.selected_size, selected_color=item.selected_color))
     return lines
-
-
-def _line_values(line: ItemView) -> dict:
-    return {"product_id": line.product_id, "product_name": line.product_name, "product_barcode": line.product_barcode,
-            "product_image": line.product_image, "quantity": line.quantity, "unit_price": line.unit_price,
-            "selected_size": line.selected_size, "selected_color": line.selected_color}
 
 
 def _selling_price(product) -> Decimal:
