@@ -22,10 +22,13 @@ def money(settings, amount) -> str:
     return f"{settings.currency} {amount:,.2f}"
 
 
+def admin_messages(uow, kind: str, *, key: str, variables: dict) -> list[dict]:
+    """`kind` to each admin, as outbox rows (core/outbox.py `message`); `key` names the event, so a
+    repeat of it queues nothing."""
+    return [outbox.message(uow, to=phone, kind=kind, key=f"{key}:admin:{phone}", variables=variables)
+            for phone in admin_phones(uow.settings)]
+
+
 async def tell_admins(uow, kind: str, *, key: str, variables: dict) -> int:
     """Queue `kind` to each admin; `key` names the event, so a repeat of it queues nothing."""
-    queued = 0
-    for phone in admin_phones(uow.settings):
-        queued += await outbox.enqueue(uow, to=phone, kind=kind, key=f"{key}:admin:{phone}",
-                                       variables=variables)
-    return queued
+    return await outbox.queue(uow, admin_messages(uow, kind, key=key, variables=variables))

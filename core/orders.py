@@ -6,16 +6,16 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
-from core import alerts, outbox, stock, views
-from core.db import insert_unless_taken, lock_name, one_of
+from core import alerts, order_writes, outbox, stock, views
+from core.db import lock_name, one_of
 from core.errors import (InvalidField, InvalidTransition, NotAllowed, NotFound, PriceMismatch, ReferenceConflict,
                          TooManyPendingOrders)
-from core.models import Order, OrderEvent, OrderItem, Product, new_id
+from core.models import Order, Product, new_id
 from core.phones import to_e164
-from core.references import canonical, lookup_key, new_reference
+from core.references import canonical, new_reference
 from core.status import ALLOWED, CUSTOMER_MAY_CANCEL, PaymentStatus, Status
 from core.views import EventView, ItemView, OrderView
 
@@ -23,15 +23,11 @@ from core.views import EventView, ItemView, OrderView
 REFERENCE_DRAWS = 20  # a generated reference's 4-character tail can repeat within one second
 
 # The statements of the hot paths, built once: values come as parameters at execution.
-ORDERS, ITEMS, EVENTS, PRODUCTS = Order.__table__, OrderItem.__table__, OrderEvent.__table__, Product.__table__
+ORDERS, PRODUCTS = Order.__table__, Product.__table__
 SELECT_BY_REFERENCE = select(ORDERS.c.id, ORDERS.c.content_hash).where(ORDERS.c.reference == bindparam("reference"))
 SELECT_PRODUCTS = select(PRODUCTS.c.id, PRODUCTS.c.name, PRODUCTS.c.barcode, PRODUCTS.c.price,
                          PRODUCTS.c.discounted_price, PRODUCTS.c.image_urls).where(
     or_(one_of(PRODUCTS.c.id, "ids"), one_of(PRODUCTS.c.barcode, "barcodes")))
-INSERT_ITEMS = insert(ITEMS).returning(ITEMS.c.id, sort_by_parameter_order=True)
-INSERT_EVENT = insert(EVENTS)
-# The SET clause comes from the parameters' other keys; the row is guarded by the status read.
-UPDATE_ORDER = update(ORDERS).where(ORDERS.c.id == bindparam("b_id"), ORDERS.c.status == bindparam("b_status"))
 
 
 @dataclass
@@ -145,23 +141,18 @@ async def create_order(uow, new: NewOrder, actor: str = "storefront") -> Outcome
     for _ in range(REFERENCE_DRAWS if generated else 1):
         if generated:
             order.reference = new_reference(settings.order_reference_prefix, now)
-        values = {column.name: getattr(order, column.name) for column in views.ORDER_COLUMNS}
-        values["reference_key"] = lookup_key(order.reference)
-        if (await session.execute(insert_unless_taken(uow.conn, ORDERS, ("reference",)), values)).rowcount == 1:
+        created = EventView("order_created", None, Status.PENDING.value, actor, "", uow.now())
+        told = []
+        if settings.admin_alert_new_orders:
+            told = alerts.admin_messages(uow, "admin_new_order", key=f"order:{order.id}:created",
+                                         variables=alerts.order_facts(uow, order))
+        if await order_writes.create(uow, order, created, told):  # with its lines, history and alerts
             break
         if not generated:
             return await _same_or_conflict(uow, await _existing(session, order.reference), content_hash)
     else:
         raise RuntimeError("could not find a free order reference")  # 20 clashes in a row: 1.68M tails
-    ids = await session.execute(
-        INSERT_ITEMS, [{"order_id": order.id, "position": position, **_line_values(line)}
-                       for position, line in enumerate(lines)])
-    for line, item_id in zip(lines, ids.scalars()):
-        line.id = item_id
-    order.history.append(await _record(uow, order, "order_created", actor, to_status=Status.PENDING.value))
-    if settings.admin_alert_new_orders:
-        await alerts.tell_admins(uow, "admin_new_order", key=f"order:{order.id}:created",
-                                 variables=alerts.order_facts(uow, order))
+    order.history.append(created)
     return Outcome(order)
 
 
@@ -172,13 +163,16 @@ async def confirm_order(uow, key: str, actor: str) -> Outcome:
         return Outcome(await _whole(uow, order), changed=False)
     _check_allowed(order, Status.CONFIRMED)
     reported = order.payment_status != PaymentStatus.UNPAID  # whether it can have proofs to show
-    await _move(uow, order, Status.CONFIRMED, actor, kind="order_confirmed",
+    # Stock first: a shortage raises before anything is written (and the caller does not commit). The
+    # products' rows, which every confirm of them waits for, stay locked from here to the commit, one
+    # statement later: the order's change, which records the movements and any low-stock alerts too.
+    now = uow.now()
+    touched = await stock.take_for_order(uow, order, now)
+    await _move(uow, order, Status.CONFIRMED, actor, kind="order_confirmed", proofs=reported,
+                movements=stock.movements(order, taken=True, reason=f"confirmed {order.reference}", actor=actor,
+                                          now=now),
+                messages=stock.low_stock_alerts(uow, touched, order, cause=f"confirm:{order.id}"),
                 stock_taken=True, payment_status=PaymentStatus.VERIFIED.value)
-    await _whole(uow, order, proofs=reported)
-    # Stock last, so the products' rows, which every confirm of them waits for, are locked only from
-    # here to the commit; a shortage still undoes everything above (the caller does not commit).
-    touched = await stock.take_for_order(uow, order, actor, uow.now())
-    await stock.warn_low(uow, touched, _quantities(order), cause=f"confirm:{order.id}")
     return Outcome(order, touched_products=touched)
 
 
@@ -196,13 +190,14 @@ async def cancel_order(uow, key: str, actor: str, reason: str = "", *, by_custom
         raise NotAllowed(f"Order {order.reference} is {order.status}; only a pending order can be cancelled "
                          f"by the customer.", {"reference": order.reference, "status": order.status})
     _check_allowed(order, Status.CANCELLED)
-    restock = order.stock_taken
-    await _move(uow, order, Status.CANCELLED, actor, note=reason, kind="order_cancelled",
-                **({"stock_taken": False} if restock else {}))
-    await _whole(uow, order)
-    touched = []
-    if restock:  # last, as in confirm_order: the products' rows stay locked only until the commit
-        touched = await stock.return_for_order(uow, order, actor, uow.now(), reason=f"cancelled {order.reference}")
+    touched, movements, changes = [], [], {}
+    if order.stock_taken:  # as in confirm_order: the products' rows stay locked one statement, then the commit
+        now = uow.now()
+        touched = await stock.return_for_order(uow, order, now)
+        movements = stock.movements(order, taken=False, reason=f"cancelled {order.reference}", actor=actor, now=now)
+        changes["stock_taken"] = False
+    await _move(uow, order, Status.CANCELLED, actor, note=reason, kind="order_cancelled", movements=movements,
+                **changes)
     return Outcome(order, touched_products=touched)
 
 
@@ -217,16 +212,14 @@ async def change_status(uow, key: str, wanted: Status, actor: str, note: str = "
         return Outcome(await _whole(uow, order), changed=False)
     _check_allowed(order, wanted)
     await _move(uow, order, wanted, actor, note=note, kind=f"order_{wanted.value}")
-    return Outcome(await _whole(uow, order))
+    return Outcome(order)
 
 
 async def add_note(uow, key: str, note: str, actor: str) -> Outcome:
     order = await _locked(uow, key)
-    now = uow.now()
-    await uow.execute(UPDATE_ORDER, {"b_id": order.id, "b_status": order.status, "updated_at": now})
-    order.updated_at = now
-    await _record(uow, order, "note_added", actor, note=note)
-    return Outcome(await _whole(uow, order))
+    await order_writes.change(uow, order, status=order.status, messages=[],
+                              event=EventView("note_added", None, None, actor, note or "", uow.now()))
+    return Outcome(order)
 
 
 async def set_delivery_location(uow, key: str, location: dict, actor: str) -> Outcome:
@@ -259,46 +252,38 @@ async def _whole(uow, order: OrderView, *, proofs: bool = True) -> OrderView:
     return order
 
 
-def _quantities(order) -> dict[str, int]:
-    taken: dict[str, int] = {}
-    for item in order.items:
-        taken[item.product_id] = taken.get(item.product_id, 0) + item.quantity
-    return taken
-
-
 def _check_allowed(order, wanted: Status) -> None:
     allowed = ALLOWED[Status(order.status)]
     if wanted not in allowed:
         raise InvalidTransition(order.reference, order.status, wanted.value, [s.value for s in allowed])
 
 
-async def _move(uow, order: OrderView, to: Status, actor: str, *, kind: str, note: str = "", **changes) -> None:
+async def _move(uow, order: OrderView, to: Status, actor: str, *, kind: str, note: str = "", messages=(),
+                movements=(), proofs: bool = True, **changes) -> None:
     """The status write itself (with any other `changes` of the row), guarded by the status we read,
-    plus its history row and the customer's message."""
-    now, before = uow.now(), order.status
-    result = await uow.execute(UPDATE_ORDER, {"b_id": order.id, "b_status": before, "status": to.value,
-                                                      "updated_at": now, **changes})
-    if result.rowcount != 1:  # pragma: no cover - the row lock makes this unreachable; kept as a guard
-        raise InvalidTransition(order.reference, "changed meanwhile", to.value, [])
-    order.status, order.updated_at = to.value, now
-    for name, value in changes.items():
-        setattr(order, name, value)
-    await _record(uow, order, kind, actor, from_status=before, to_status=to.value, note=note)
+    plus its history row, the customer's message and any other `messages` and stock `movements` of
+    the change (core/order_writes.py: one statement on PostgreSQL); the order then carries its
+    history and (`proofs`) payment proofs as they stand, for the answer."""
+    now = uow.now()
     # Statuses only move forward, so (order, status) names the event: one message per transition.
-    await outbox.enqueue(uow, to=order.customer_phone, kind="order_status", order_id=order.id,
-                         key=f"order:{order.id}:status:{to.value}",
-                         variables={"name": order.customer_name, "reference": order.reference,
-                                    "status": to.value, "note": note or "",
-                                    "total": alerts.money(uow.settings, order.total)})
+    told = outbox.message(uow, to=order.customer_phone, kind="order_status", order_id=order.id,
+                          key=f"order:{order.id}:status:{to.value}",
+                          variables={"name": order.customer_name, "reference": order.reference, "status": to.value,
+                                     "note": note or "", "total": alerts.money(uow.settings, order.total)})
+    event = EventView(kind, order.status, to.value, actor, note or "", now)
+    written = await order_writes.change(uow, order, status=to.value, event=event, messages=[told, *messages],
+                                        movements=movements, proofs=proofs, **changes)
+    if not written:  # pragma: no cover - the row lock makes this unreachable; kept as a guard
+        raise InvalidTransition(order.reference, "changed meanwhile", to.value, [])
 
 
 async def _record(uow, order: OrderView, kind: str, actor: str, *, from_status: str | None = None,
                   to_status: str | None = None, note: str = "") -> EventView:
     """One history row: who did what to the order, when."""
     event = EventView(kind, from_status, to_status, actor, note or "", uow.now())
-    await uow.execute(INSERT_EVENT, {"order_id": order.id, "kind": kind, "from_status": from_status,
-                                             "to_status": to_status, "actor": actor, "note": event.note,
-                                             "at": event.at})
+    await uow.execute(order_writes.INSERT_EVENT, {"order_id": order.id, "kind": kind, "from_status": from_status,
+                                                  "to_status": to_status, "actor": actor, "note": event.note,
+                                                  "at": event.at})
     return event
 
 
@@ -341,12 +326,6 @@ async def _price_lines(session, items: list[NewItem]) -> list[ItemView]:
                               quantity=item.quantity, unit_price=_selling_price(product),
                               selected_size=item.selected_size, selected_color=item.selected_color))
     return lines
-
-
-def _line_values(line: ItemView) -> dict:
-    return {"product_id": line.product_id, "product_name": line.product_name, "product_barcode": line.product_barcode,
-            "product_image": line.product_image, "quantity": line.quantity, "unit_price": line.unit_price,
-            "selected_size": line.selected_size, "selected_color": line.selected_color}
 
 
 def _selling_price(product) -> Decimal:

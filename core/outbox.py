@@ -34,23 +34,39 @@ async def enqueue(uow, *, to: str, kind: str, key: str, variables: dict | None =
                   order_id: str | None = None, unprompted: bool = False, body: str | None = None,
                   content_sid: str | None = None, content_variables: str | None = None) -> bool:
     """Queue one message; False when the key was queued before or the customer opted out."""
-    now = uow.now()
-    variables = variables or {}
     if unprompted:
         customer = await uow.session.get(Customer, to)
         if customer is not None and customer.opted_out:
             return False
+    row = message(uow, to=to, kind=kind, key=key, variables=variables, order_id=order_id, body=body,
+                  content_sid=content_sid, content_variables=content_variables)
+    return await queue(uow, [row]) == 1
+
+
+def message(uow, *, to: str, kind: str, key: str, variables: dict | None = None, order_id: str | None = None,
+            body: str | None = None, content_sid: str | None = None, content_variables: str | None = None) -> dict:
+    """One message's outbox row, its text worded and cut to what can be sent: what `queue` inserts, and
+    what an order's change writes in its own statement on PostgreSQL (core/order_writes.py)."""
+    now, variables = uow.now(), variables or {}
     text = cut(body if body is not None else uow.render(kind, variables))
-    result = await uow.execute(
-        insert_unless_taken(uow.conn, OutboundMessage.__table__, ("key",)),
-        {"key": key[:200], "kind": kind, "to_phone": to, "body": text, "variables": variables, "order_id": order_id,
-         "status": "queued", "attempts": 0, "next_attempt_at": now, "content_sid": content_sid,
-         "content_variables": content_variables, "request_id": logcontext.current().get("request_id"),
-         "created_at": now, "updated_at": now})
-    if result.rowcount != 1:
-        return False
-    uow.queued += 1  # the commit wakes the sender only when something was queued
-    return True
+    return {"key": key[:200], "kind": kind, "to_phone": to, "body": text, "variables": variables, "order_id": order_id,
+            "status": "queued", "attempts": 0, "next_attempt_at": now, "content_sid": content_sid,
+            "content_variables": content_variables, "request_id": logcontext.current().get("request_id"),
+            "created_at": now, "updated_at": now}
+
+
+async def queue(uow, messages: list[dict]) -> int:
+    """Insert these rows (made by `message`), each unless its key was queued before; how many were."""
+    queued = 0
+    for row in messages:
+        queued += (await uow.execute(insert_unless_taken(uow.conn, MESSAGES, ("key",)), row)).rowcount == 1
+    count_queued(uow, queued)
+    return queued
+
+
+def count_queued(uow, queued: int) -> None:
+    """The commit wakes the sender only when something was queued."""
+    uow.queued += queued
 
 
 async def replied_to(uow, twilio_sid: str, to_phone: str) -> tuple[str | None, str | None]:

@@ -10,7 +10,8 @@ type processors and its rows through the same result processors, as named tuples
 
 Statements SQLAlchemy must help with keep its path: text, an expanding IN, Python-side column
 defaults, parameter names it must escape, and on PostgreSQL several rows with RETURNING
-(SQLAlchemy batches those into one).
+(SQLAlchemy batches those into one) — unless they are run `each` (UnitOfWork.execute_each): one
+statement per row, which asyncpg sends together and the server runs in order, one round trip.
 """
 from __future__ import annotations
 
@@ -118,15 +119,21 @@ class Compiled:
         except sqlite3.Error as exc:
             raise DBAPIError.instance(self.sql, None, exc, sqlite3.Error, hide_parameters=True) from exc
 
-    async def run_asyncpg(self, connection, parameters) -> Rows:
+    async def run_asyncpg(self, connection, parameters, *, each: bool = False) -> Rows:
         """Run on asyncpg inside the transaction of SQLAlchemy's adapter (`connection`: the unit of
-        work's sync Connection), as the adapter's own cursor does, with its prepared statements."""
+        work's sync Connection), as the adapter's own cursor does, with its prepared statements.
+        `each`: a list of parameters runs the statement once per row, pipelined (one round trip),
+        and returns the rows of all of them in the parameters' order."""
         adapter = connection.connection.dbapi_connection
         dialect = connection.dialect
         async with adapter._execute_mutex:
             try:
                 if adapter._transaction is None:
                     await adapter._start_transaction()
+                if each:
+                    prepared, _ = await adapter._prepare(self.sql, dialect._invalidate_schema_cache_asof)
+                    raw_rows = await prepared.fetchmany([self.values(p) for p in parameters])
+                    return Rows(self.rows(raw_rows), len(raw_rows))
                 if isinstance(parameters, list):
                     await adapter._connection.executemany(self.sql, [self.values(p) for p in parameters])
                     return Rows([], -1)
@@ -163,7 +170,7 @@ class Statements:
         self.dialect = dialect
         self._seen: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
-    def get(self, statement, parameters) -> Compiled | None:
+    def get(self, statement, parameters, *, each: bool = False) -> Compiled | None:
         try:
             by_keys = self._seen.get(statement)
         except TypeError:  # not weak-referenceable: not ours to prepare
@@ -172,9 +179,9 @@ class Statements:
             self._seen[statement] = {}
             return None
         many = isinstance(parameters, list)
-        keys = (many, tuple(parameters[0] if many else parameters) if parameters else ())
+        keys = ("each" if each else many, tuple(parameters[0] if many else parameters) if parameters else ())
         if keys not in by_keys:
-            by_keys[keys] = self._compile(statement, keys[1], many)
+            by_keys[keys] = self._compile(statement, keys[1], many and not each)
         return by_keys[keys]
 
     def _compile(self, statement, keys, many: bool) -> Compiled | None:

@@ -1,9 +1,11 @@
 """Every change of stock. The SQL that concurrency depends on lives here and nowhere else.
 
-Each change is one conditional UPDATE per product (`... WHERE stock_quantity >= :q`) checked by
-its row count, applied in product-id order so two transactions never wait on each other in a
-cycle. A short line does not stop the check: every short item is reported, and the caller's
-transaction rolls back so no stock changes at all.
+Each change is one conditional UPDATE per product (`... WHERE stock_quantity >= :q RETURNING ...`;
+a product it does not return is short), applied in product-id order so two transactions never
+wait on each other in a cycle. An order's UPDATEs go to the database together
+(UnitOfWork.execute_each: one round trip on PostgreSQL, where the server still runs them one by
+one, in that order). A short line does not stop the check: every short item is reported, and the
+caller's transaction rolls back so no stock changes at all.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 
 from core import alerts
 from core.errors import InsufficientStock, NotFound, Shortage, StockAboveCap, StockBelowZero
@@ -22,7 +24,7 @@ from core.models import Product, StockMovement
 # Returning a cancelled order's units is never refused, so a level may pass it by that much.
 MAX_STOCK = 1_000_000
 
-products, movements = Product.__table__, StockMovement.__table__
+products = Product.__table__
 LEVEL = (products.c.id, products.c.name, products.c.barcode, products.c.stock_quantity)
 # Built once; the quantity and time come as parameters.
 TAKE = (update(products).where(products.c.id == bindparam("b_id"), products.c.stock_quantity >= bindparam("b_quantity"))
@@ -32,7 +34,6 @@ GIVE = (update(products).where(products.c.id == bindparam("b_id"))
         .values(stock_quantity=products.c.stock_quantity + bindparam("b_quantity"), updated_at=bindparam("b_now"))
         .returning(*LEVEL))
 SELECT_LEVEL = select(*LEVEL).where(products.c.id == bindparam("b_id"))
-INSERT_MOVEMENTS = insert(movements)
 
 
 @dataclass(slots=True)
@@ -45,34 +46,38 @@ class Level:
     stock_quantity: int
 
 
-async def take_for_order(session, order, actor: str, now: datetime) -> list[Level]:
+async def take_for_order(uow, order, now: datetime) -> list[Level]:
     """Reduce stock for every line of `order`, all or none. Returns the products touched, as they are now."""
     wanted = _per_product(order)
-    shortages: list[Shortage] = []
-    touched: list[Level] = []
-    for product_id in sorted(wanted):
-        quantity = wanted[product_id]
-        row = (await session.execute(TAKE, {"b_id": product_id, "b_quantity": quantity, "b_now": now})).first()
-        if row is None:
-            product = (await session.execute(SELECT_LEVEL, {"b_id": product_id})).first()
-            shortages.append(Shortage(product_id, product.name, product.barcode, quantity, product.stock_quantity))
-            continue
-        touched.append(Level(*row))
-    if shortages:
+    ids = sorted(wanted)
+    taken = (await uow.execute_each(TAKE, [{"b_id": product_id, "b_quantity": wanted[product_id], "b_now": now}
+                                           for product_id in ids])).all()
+    if len(taken) < len(ids):
+        found = {row.id for row in taken}
+        shortages = []
+        for product_id in ids:
+            if product_id not in found:
+                product = (await uow.execute(SELECT_LEVEL, {"b_id": product_id})).first()
+                shortages.append(Shortage(product_id, product.name, product.barcode, wanted[product_id],
+                                          product.stock_quantity))
         raise InsufficientStock(order.reference, shortages)
-    await _moved(session, order, {p: -q for p, q in wanted.items()}, f"confirmed {order.reference}", actor, now)
-    return touched
+    return [Level(*row) for row in taken]
 
 
-async def return_for_order(session, order, actor: str, now: datetime, reason: str) -> list[Level]:
+async def return_for_order(uow, order, now: datetime) -> list[Level]:
     """Put back what a confirm took. The caller guards that this happens once per order."""
     given = _per_product(order)
-    touched = []
-    for product_id in sorted(given):
-        row = (await session.execute(GIVE, {"b_id": product_id, "b_quantity": given[product_id], "b_now": now})).first()
-        touched.append(Level(*row))
-    await _moved(session, order, given, reason, actor, now)
-    return touched
+    rows = await uow.execute_each(GIVE, [{"b_id": product_id, "b_quantity": given[product_id], "b_now": now}
+                                         for product_id in sorted(given)])
+    return [Level(*row) for row in rows]
+
+
+def movements(order, *, taken: bool, reason: str, actor: str, now: datetime) -> list[dict]:
+    """The stock movements of what `order`'s confirm takes (`taken`) or its cancel puts back, one per
+    product: rows the order's change writes with it (core/order_writes.py)."""
+    sign = -1 if taken else 1
+    return [{"product_id": product_id, "delta": sign * quantity, "reason": reason, "actor": actor, "at": now}
+            for product_id, quantity in sorted(_per_product(order).items())]
 
 
 def _per_product(order) -> Counter:
@@ -80,13 +85,6 @@ def _per_product(order) -> Counter:
     for item in order.items:
         quantities[item.product_id] += item.quantity
     return quantities
-
-
-async def _moved(session, order, deltas: dict[str, int], reason: str, actor: str, now: datetime) -> None:
-    """The stock movements of one order's change, in one statement."""
-    await session.execute(INSERT_MOVEMENTS, [
-        {"product_id": product_id, "order_id": order.id, "delta": delta, "reason": reason, "actor": actor, "at": now}
-        for product_id, delta in sorted(deltas.items())])
 
 
 async def adjust(session, product_id: str, *, delta: int | None = None, set_to: int | None = None,
@@ -126,12 +124,14 @@ async def _reload(session, product_ids: list[str]) -> list[Product]:
     return list(rows.scalars())
 
 
-async def warn_low(uow, levels: list[Level], taken: dict[str, int], cause: str) -> None:
-    """After a confirm: a product that went from above the threshold to at or below it, once per crossing."""
-    threshold = uow.settings.low_stock_threshold
+def low_stock_alerts(uow, levels: list[Level], order, cause: str) -> list[dict]:
+    """After `order`'s confirm took stock: the admins' alerts (outbox rows) for each product that went
+    from above the threshold to at or below it, once per crossing."""
+    threshold, taken = uow.settings.low_stock_threshold, _per_product(order)
+    messages = []
     for product in levels:
-        before = product.stock_quantity + taken.get(product.id, 0)
-        if before > threshold >= product.stock_quantity:
-            await alerts.tell_admins(uow, "admin_low_stock", key=f"low-stock:{product.id}:{cause}", variables={
+        if product.stock_quantity + taken[product.id] > threshold >= product.stock_quantity:
+            messages += alerts.admin_messages(uow, "admin_low_stock", key=f"low-stock:{product.id}:{cause}", variables={
                 "name": product.name, "barcode": product.barcode, "stock": product.stock_quantity,
                 "threshold": threshold})
+    return messages

@@ -4,7 +4,9 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from sqlalchemy import func, select
 
+from core.models import OrderEvent, OrderItem, OutboundMessage
 from tests.databases import sqlite_only
 from tests.helpers import make_product, order_body, place_order
 from tests.problem_details import field_messages, order_count, problem_of
@@ -249,6 +251,23 @@ async def test_the_same_reference_sent_at_once_creates_one_order(client, admin):
     assert sorted(r.status for r in responses) == [200] * 5 + [201]
     assert len({(await r.json())["id"] for r in responses}) == 1
     assert await order_count(client, admin) == 1
+
+
+async def test_the_same_reference_sent_at_once_writes_its_lines_history_and_alert_once(client, admin, uow):
+    shirt, cap = await make_product(client, admin), await make_product(client, admin)
+    body = order_body((shirt, 2), (cap, 1), orderReference="LEG-1738704998-X7K2")
+
+    responses = await asyncio.gather(*(client.post("/api/orders/", json=body) for _ in range(6)))
+
+    order = await responses[0].json()
+    assert {tuple(item["productId"] for item in (await r.json())["items"]) for r in responses} == {
+        (shirt["id"], cap["id"])}
+    async with uow(readonly=True) as tx:
+        lines = await tx.session.scalar(select(func.count()).where(OrderItem.order_id == order["id"]))
+        history = (await tx.session.execute(select(OrderEvent.kind).where(OrderEvent.order_id == order["id"]))).all()
+        alerts = (await tx.session.execute(select(OutboundMessage.key).where(
+            OutboundMessage.key.like(f"order:{order['id']}:created:%")))).all()
+    assert (lines, len(history), len(alerts)) == (2, 1, 1)  # one admin
 
 
 async def test_a_storefront_retry_after_a_price_change_returns_the_existing_order(client, admin):

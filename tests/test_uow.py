@@ -105,3 +105,30 @@ async def test_a_reader_waits_for_a_connection_when_every_pooled_one_is_in_use(u
         await asyncio.sleep(0.05)
         assert not waiting.done()
     assert await asyncio.wait_for(waiting, 30) == 0
+
+
+TAKE_ONE = (PRODUCTS.update().where(PRODUCTS.c.barcode == bindparam("b_barcode"),
+                                    PRODUCTS.c.stock_quantity >= bindparam("b_quantity"))
+            .values(stock_quantity=PRODUCTS.c.stock_quantity - bindparam("b_quantity"))
+            .returning(PRODUCTS.c.barcode, PRODUCTS.c.stock_quantity))
+
+
+@pytest.mark.parametrize("times", [1, 2])  # a statement's first run takes SQLAlchemy's path, later runs their own
+async def test_a_statement_run_for_each_row_answers_in_their_order_and_a_row_it_skips_is_missing(uow, times):
+    async with uow() as tx:
+        await add_belt(tx)
+        await catalog.create_product(tx, actor="test", name="Cap", barcode="CAP-1", price=Decimal("500.00"),
+                                     stock_quantity=1)
+        await tx.flush()
+        for _ in range(times):
+            found = (await tx.execute_each(TAKE_ONE, [{"b_barcode": "CAP-1", "b_quantity": 2},
+                                                      {"b_barcode": "BELT-1", "b_quantity": 1},
+                                                      {"b_barcode": "CAP-1", "b_quantity": 1}])).all()
+            levels = [tuple(row) for row in found]
+            await tx.execute_each(TAKE_ONE, [{"b_barcode": "BELT-1", "b_quantity": -1},
+                                             {"b_barcode": "CAP-1", "b_quantity": -1}])  # put back
+        nothing = (await tx.execute_each(TAKE_ONE, [])).all()
+
+    # The first row asks for more than there is: each row is its own statement, run in the rows' order.
+    assert levels == [("BELT-1", 3), ("CAP-1", 0)]
+    assert nothing == []
