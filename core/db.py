@@ -127,9 +127,11 @@ def make_engine(url: str, *, ping_after_idle_s: float = 10, autocheckpoint: bool
         engine = create_async_engine(inline, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "factory": _InlineConnection}, **kwargs)
         _tune_sqlite(engine, autocheckpoint)
         return engine
-    # Up to 20 connections a process (10 kept): a request holds one for its whole unit of work, and
-    # with SQLAlchemy's default of 15, 16 clients plus the sender and the responder queued for them.
-    engine = create_async_engine(url, **{"pool_size": 10, "max_overflow": 10, **kwargs})
+    # Up to 20 connections a process, each kept once opened: a request holds one for its whole unit
+    # of work. With 10 kept and 10 more opened under load, 16 clients made the pool close and open
+    # connections all the time, each new one costing a connect and its statements prepared again:
+    # PostgreSQL creates at 720 req/s with p99 100 ms instead of 1,150 req/s and 23 ms.
+    engine = create_async_engine(url, **{"pool_size": 20, "max_overflow": 0, **kwargs})
     _ping_after_idle(engine, ping_after_idle_s)
     return engine
 
