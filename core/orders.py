@@ -163,16 +163,17 @@ async def confirm_order(uow, key: str, actor: str) -> Outcome:
         return Outcome(await _whole(uow, order), changed=False)
     _check_allowed(order, Status.CONFIRMED)
     reported = order.payment_status != PaymentStatus.UNPAID  # whether it can have proofs to show
-    # Stock first: a shortage raises before anything is written (and the caller does not commit). The
-    # products' rows, which every confirm of them waits for, stay locked from here to the commit, one
-    # statement later: the order's change, which records the movements and any low-stock alerts too.
+    # The order's change first (with the stock movements), the stock last: the products' rows, which
+    # every confirm of them waits for, are locked only from that statement to the commit. A shortage
+    # raises after the change was written, and the caller does not commit (or rolls back to its
+    # savepoint): nothing of it stays.
     now = uow.now()
-    touched = await stock.take_for_order(uow, order, now)
     await _move(uow, order, Status.CONFIRMED, actor, kind="order_confirmed", proofs=reported,
                 movements=stock.movements(order, taken=True, reason=f"confirmed {order.reference}", actor=actor,
                                           now=now),
-                messages=stock.low_stock_alerts(uow, touched, order, cause=f"confirm:{order.id}"),
                 stock_taken=True, payment_status=PaymentStatus.VERIFIED.value)
+    touched = await stock.take_for_order(uow, order, now)
+    await outbox.queue(uow, stock.low_stock_alerts(uow, touched, order, cause=f"confirm:{order.id}"))
     return Outcome(order, touched_products=touched)
 
 
@@ -190,14 +191,13 @@ async def cancel_order(uow, key: str, actor: str, reason: str = "", *, by_custom
         raise NotAllowed(f"Order {order.reference} is {order.status}; only a pending order can be cancelled "
                          f"by the customer.", {"reference": order.reference, "status": order.status})
     _check_allowed(order, Status.CANCELLED)
-    touched, movements, changes = [], [], {}
-    if order.stock_taken:  # as in confirm_order: the products' rows stay locked one statement, then the commit
-        now = uow.now()
-        touched = await stock.return_for_order(uow, order, now)
-        movements = stock.movements(order, taken=False, reason=f"cancelled {order.reference}", actor=actor, now=now)
-        changes["stock_taken"] = False
+    restock, now = order.stock_taken, uow.now()
+    movements = stock.movements(order, taken=False, reason=f"cancelled {order.reference}", actor=actor,
+                                now=now) if restock else []
     await _move(uow, order, Status.CANCELLED, actor, note=reason, kind="order_cancelled", movements=movements,
-                **changes)
+                **({"stock_taken": False} if restock else {}))
+    # Last, as in confirm_order: the products' rows are locked only from here to the commit.
+    touched = await stock.return_for_order(uow, order, now) if restock else []
     return Outcome(order, touched_products=touched)
 
 
