@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Integer, bindparam, cast, column, func, literal_column, null, or_, select, table, union_all
+from sqlalchemy import bindparam, column, func, literal_column, or_, select, table
 
 from core import tallies
 from core.db import one_of
@@ -116,30 +116,6 @@ HISTORY_OF = (select(*HISTORY_COLUMNS).where(one_of(history_t.c.order_id, "ids")
 PROOFS_OF = (select(*PROOF_COLUMNS).where(one_of(proofs_t.c.order_id, "ids"))
              .order_by(proofs_t.c.id))
 
-# On PostgreSQL, where each statement is a round trip, the three above as one: `part` tells the
-# rows apart, the columns of the other two parts are NULL. (SQLite runs them one by one: a statement
-# there costs microseconds.) Proofs only of the orders in `paid`.
-LINE, EVENT, PROOF = 0, 1, 2
-_LINE = ITEM_COLUMNS[:1] + ITEM_COLUMNS[2:]  # ItemView's fields
-_EVENT, _PROOF = HISTORY_COLUMNS[1:], PROOF_COLUMNS[1:]  # EventView's, ProofView's
-
-
-def _part(part: int, order_id, sort, columns: dict) -> select:
-    """One part of ATTACHED: its own columns where given in `columns`, NULLs of the others' types."""
-    values = [columns.get(c, cast(null(), c.type)).label(f"c{n}") for n, c in enumerate(_LINE + _EVENT + _PROOF)]
-    return select(literal_column(str(part), Integer).label("part"), order_id.label("order_id"),
-                  sort.label("sort"), *values)
-
-
-ATTACHED = union_all(
-    _part(LINE, items_t.c.order_id, items_t.c.position, dict(zip(_LINE, _LINE)))
-    .where(one_of(items_t.c.order_id, "ids")),
-    _part(EVENT, history_t.c.order_id, history_t.c.id, dict(zip(_EVENT, _EVENT)))
-    .where(one_of(history_t.c.order_id, "ids")),
-    _part(PROOF, proofs_t.c.order_id, proofs_t.c.id, dict(zip(_PROOF, _PROOF)))
-    .where(one_of(proofs_t.c.order_id, "paid")),
-).order_by(literal_column("part"), literal_column("sort"))
-
 
 BY_LOOKUP_KEY = select(orders_t.c.reference).where(orders_t.c.reference_key == bindparam("lookup")).limit(2)
 
@@ -194,33 +170,21 @@ async def find(uow, key: str, *, for_update: bool = False, whole: bool = True) -
 
 async def attach(uow, views: list[OrderView], *, items: bool = True, history: bool = True,
                  proofs: bool = True) -> None:
-    """Fill in the lines, history and proofs of `views`: one query each for all of them (on PostgreSQL,
-    one for all three when lines and history are both asked for)."""
+    """Fill in the lines, history and proofs of `views`: one query each for all of them."""
     if not views:
         return
     by_id = {view.id: view for view in views}
     ids = {"ids": list(by_id)}
     session = uow
-    # A payment proof moves its order out of "unpaid" (core/proofs.py), so an unpaid order has none.
-    paid = [view.id for view in views if view.payment_status != "unpaid"] if proofs else []
-    if items and history and uow.conn.dialect.name == "postgresql":
-        lines, events = 3 + len(_LINE), 3 + len(_LINE) + len(_EVENT)
-        for row in (await session.execute(ATTACHED, {**ids, "paid": paid})).all():
-            view = by_id[row.order_id]
-            if row.part == LINE:
-                view.items.append(ItemView(*row[3:lines]))
-            elif row.part == EVENT:
-                view.history.append(EventView(*row[lines:events]))
-            else:
-                view.payment_proofs.append(ProofView(*row[events:]))
-        return
     if items:
         for row in (await session.execute(ITEMS_OF, ids)).all():
             by_id[row.order_id].items.append(ItemView(row.id, *row[2:]))
     if history:
         for row in (await session.execute(HISTORY_OF, ids)).all():
             by_id[row.order_id].history.append(EventView(*row[1:]))
-    if paid:
+    # A payment proof moves its order out of "unpaid" (core/proofs.py), so an unpaid order has none.
+    paid = [view.id for view in views if view.payment_status != "unpaid"]
+    if proofs and paid:
         for row in (await session.execute(PROOFS_OF, {"ids": paid})).all():
             by_id[row.order_id].payment_proofs.append(ProofView(*row[1:]))
 
