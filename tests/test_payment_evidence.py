@@ -194,6 +194,9 @@ async def test_the_order_api_lists_the_proofs_with_what_was_read(wa, admin):
                      "currency": "KES", "receivedAt": proof["receivedAt"], "mediaUrl": None, "flags": [],
                      "verifiedBy": None}   # the customer's word alone: nobody verified it
     assert proof["receivedAt"].startswith("2013-07-01")
+    # A list page reads lines, history and proofs for all its orders at once: the same order as its detail.
+    listed = (await (await wa.client.get("/api/orders/?limit=5", headers=admin)).json())["results"]
+    assert [o for o in listed if o["id"] == order["id"]] == [await order_detail(wa, admin, order)]
 
 
 def paybill(code: str, account: str, amount: str = "3,000.00") -> str:
