@@ -327,7 +327,8 @@ class OutboundMessage(Base):
     """The outbox: written in the transaction that causes it, sent after commit."""
 
     __tablename__ = "outbound_messages"
-    __table_args__ = (Index("ix_outbound_messages_due", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbound_messages_due", "status", "next_attempt_at"),
+                      Index("ix_outbound_messages_claimed", "status", "claimed_until"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     # One event queues one message: e.g. "order:<id>:status:confirmed:<phone>".

@@ -5,6 +5,7 @@ from datetime import timedelta
 from core import outbox
 from core.models import DeliveryEvent, OutboundMessage
 from tests.conftest import ADMIN_PHONE, CUSTOMER_PHONE
+from tests.databases import sqlite_only
 
 
 async def _queued_and_claimed(uow) -> int:
@@ -72,3 +73,28 @@ async def test_a_backlog_to_one_number_does_not_hold_up_a_reply_to_another(wa, u
     alerts = [m["Body"] for m in await wa.twilio.wait_for_messages(30, to=ADMIN_PHONE, timeout=10)]
     assert to_admin_before_the_reply < 15, to_admin_before_the_reply  # not after the whole flood
     assert alerts == [f"alert {n}" for n in range(30)]  # the flood itself keeps its order
+
+
+@sqlite_only  # EXPLAIN QUERY PLAN is SQLite's; the statements and indexes are the same on PostgreSQL
+async def test_the_senders_look_up_of_due_messages_never_walks_every_message_twilio_took(uow):
+    """Messages Twilio took stay `sending` until a status callback comes, which may be never: the
+    sender's look-ups, at every pass, go through indexes, whatever SQLite's planner statistics say."""
+    from sqlalchemy import text
+    from sqlalchemy.dialects import sqlite
+
+    async with uow() as tx:
+        for n in range(300):
+            await outbox.enqueue(tx, to=f"+2547123{n:05d}", kind="order_status", key=f"took:{n}", body="hi")
+        claimed = await outbox.claim_due(tx, limit=300, lease=timedelta(seconds=60))
+        await outbox.record_sent_many(tx, [(m.id, f"SM{m.id:032d}", "queued") for m in claimed])
+        await outbox.enqueue(tx, to=CUSTOMER_PHONE, kind="order_status", key="new", body="hi")
+        await tx.execute(text("ANALYZE"))
+        plans = []
+        for statement in (outbox.DUE_ROWS, outbox.ANY_DUE):
+            compiled = statement.compile(dialect=sqlite.dialect(paramstyle="named"))
+            values = {**compiled.params, "now": str(tx.now().replace(tzinfo=None)), "limit": 100}
+            plan = await tx.execute(text("EXPLAIN QUERY PLAN " + str(compiled)), values)
+            plans.append([row[3] for row in plan])
+        assert [m.key for m in await outbox.claim_due(tx, limit=5, lease=timedelta(seconds=60))] == ["new"]
+
+    assert all(not any(step.startswith("SCAN outbound_messages") for step in plan) for plan in plans), plans
