@@ -183,8 +183,9 @@ def add_scale(t: Table, scale: dict, db: str) -> None:
         if db.startswith("sqlite") and not longest <= LOCK_TARGET_MS:
             over.append(f"{job['job']} {longest:.1f} ms")
     t.notes.append("jobs: each run in-process through webhooks/scheduler.run, cold (first statements compiled) "
-                   "then warm (clock a day on: the next batch, a new digest day); longest tx = BEGIN (the write "
-                   "lock, on SQLite) to COMMIT, from the engine's begin/commit/rollback events; n = transactions")
+                   "then warm (clock a day on: the next batch, a new digest day); longest tx = a write transaction's "
+                   "BEGIN (the write lock, on SQLite) to COMMIT, from the engine's begin/commit/rollback events "
+                   "(read-only ones hold no lock and are not counted); n = write transactions")
     if db.startswith("sqlite"):
         t.notes.append(f"jobs: SQLite target: no write transaction holds the lock longer than {LOCK_TARGET_MS} ms"
                        f" (not asserted); over it: {', '.join(over) or 'none'}")

@@ -190,7 +190,7 @@ async def time_jobs(url: str, admin_phone: str) -> list[dict]:
     from bot import replies
     from core import jobs
     from core.clock import FakeClock
-    from core.db import make_engine, make_sessionmaker
+    from core.db import READONLY, make_engine, make_sessionmaker
     from core.settings import Settings
     from core.uow import UnitOfWork
     from webhooks import scheduler
@@ -205,7 +205,8 @@ async def time_jobs(url: str, admin_phone: str) -> list[dict]:
     # a span starts once the write lock is held and ends when COMMIT or ROLLBACK is sent.
     @event.listens_for(engine.sync_engine, "begin")
     def _began(conn) -> None:
-        conn.info["bench_began"] = time.perf_counter()
+        if not conn.get_execution_options().get(READONLY):  # a reader holds no lock (WAL): not a span
+            conn.info["bench_began"] = time.perf_counter()
 
     def _ended(conn) -> None:
         began = conn.info.pop("bench_began", None)
