@@ -31,8 +31,10 @@ log = logging.getLogger("orderdesk.wal")
 
 
 class Checkpointer:
-    def __init__(self, path: str, writers, *, interval_s: float = 0.2) -> None:
-        self.path, self.writers, self.interval_s = path, writers, interval_s
+    def __init__(self, path: str, writers, *, interval_s: float = 0.2, complaint=log) -> None:
+        """`complaint`: what logs a failed round (`.exception(message)`); the server's holds back
+        repeats, which at 5 rounds a second would otherwise flood the log."""
+        self.path, self.writers, self.interval_s, self.complaint = path, writers, interval_s, complaint
         self._stop = asyncio.Event()
         self._connection: sqlite3.Connection | None = None
 
@@ -47,7 +49,7 @@ class Checkpointer:
                 try:
                     await self.copy_back()
                 except Exception:  # a full disk, say: the next round tries again, and commits go on
-                    log.exception("could not copy SQLite's write-ahead log back into the database file")
+                    self.complaint.exception("could not copy SQLite's write-ahead log back into the database file")
         finally:
             if self._connection is not None:
                 self._connection.close()

@@ -73,3 +73,32 @@ async def test_the_server_copies_its_log_back_by_itself(aiohttp_client, sqlite_t
             break
         await asyncio.sleep(0.1)
     assert _products_in_the_file_alone(path, tmp_path) == 50
+
+
+async def test_a_round_that_fails_is_told_and_the_next_one_tried(tmp_path):
+    """A background worker never dies of a failure (here: the database file cannot be opened)."""
+    class Complaint:
+        def __init__(self):
+            self.messages, self.twice = [], asyncio.Event()
+
+        def exception(self, message):
+            self.messages.append(message)
+            if len(self.messages) == 2:
+                self.twice.set()
+
+    class NoWriters:
+        async def acquire(self):
+            pass
+
+        def release(self):
+            pass
+
+    complaint = Complaint()
+    checkpointer = Checkpointer(str(tmp_path / "missing" / "shop.db"), NoWriters(), interval_s=0.01,
+                                complaint=complaint)
+    running = asyncio.create_task(checkpointer.run())
+    await asyncio.wait_for(complaint.twice.wait(), 30)
+    checkpointer.stop()
+    await asyncio.wait_for(running, 30)  # it returns when asked, having outlived both failures
+
+    assert complaint.messages[0] == "could not copy SQLite's write-ahead log back into the database file"
