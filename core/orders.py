@@ -232,7 +232,9 @@ async def set_delivery_location(uow, key: str, location: dict, actor: str) -> Ou
                       .values(delivery_location=order.delivery_location, updated_at=now))
     order.updated_at = now
     place = location.get("address") or location.get("label") or f"{location['latitude']}, {location['longitude']}"
-    await _record(uow, order, "delivery_location_set", actor, note=f"deliver to {place}")
+    await uow.execute(order_writes.INSERT_EVENT, {"order_id": order.id, "kind": "delivery_location_set",
+                                                  "from_status": None, "to_status": None, "actor": actor,
+                                                  "note": f"deliver to {place}", "at": now})
     return Outcome(await _whole(uow, order))
 
 
@@ -258,12 +260,12 @@ def _check_allowed(order, wanted: Status) -> None:
         raise InvalidTransition(order.reference, order.status, wanted.value, [s.value for s in allowed])
 
 
-async def _move(uow, order: OrderView, to: Status, actor: str, *, kind: str, note: str = "", messages=(),
-                movements=(), proofs: bool = True, **changes) -> None:
+async def _move(uow, order: OrderView, to: Status, actor: str, *, kind: str, note: str = "", movements=(),
+                proofs: bool = True, **changes) -> None:
     """The status write itself (with any other `changes` of the row), guarded by the status we read,
-    plus its history row, the customer's message and any other `messages` and stock `movements` of
-    the change (core/order_writes.py: one statement on PostgreSQL); the order then carries its
-    history and (`proofs`) payment proofs as they stand, for the answer."""
+    plus its history row, the customer's message and the stock `movements` of the change
+    (core/order_writes.py: one statement on PostgreSQL); the order then carries its history and
+    (`proofs`) payment proofs as they stand, for the answer."""
     now = uow.now()
     # Statuses only move forward, so (order, status) names the event: one message per transition.
     told = outbox.message(uow, to=order.customer_phone, kind="order_status", order_id=order.id,
@@ -271,20 +273,10 @@ async def _move(uow, order: OrderView, to: Status, actor: str, *, kind: str, not
                           variables={"name": order.customer_name, "reference": order.reference, "status": to.value,
                                      "note": note or "", "total": alerts.money(uow.settings, order.total)})
     event = EventView(kind, order.status, to.value, actor, note or "", now)
-    written = await order_writes.change(uow, order, status=to.value, event=event, messages=[told, *messages],
+    written = await order_writes.change(uow, order, status=to.value, event=event, messages=[told],
                                         movements=movements, proofs=proofs, **changes)
     if not written:  # pragma: no cover - the row lock makes this unreachable; kept as a guard
         raise InvalidTransition(order.reference, "changed meanwhile", to.value, [])
-
-
-async def _record(uow, order: OrderView, kind: str, actor: str, *, from_status: str | None = None,
-                  to_status: str | None = None, note: str = "") -> EventView:
-    """One history row: who did what to the order, when."""
-    event = EventView(kind, from_status, to_status, actor, note or "", uow.now())
-    await uow.execute(order_writes.INSERT_EVENT, {"order_id": order.id, "kind": kind, "from_status": from_status,
-                                                  "to_status": to_status, "actor": actor, "note": event.note,
-                                                  "at": event.at})
-    return event
 
 
 async def _check_pending_limit(session, phone: str, limit: int) -> None:

@@ -65,8 +65,10 @@ async def _database(app: web.Application):
     app[keys.UOW] = UnitOfWork(make_sessionmaker(engine), settings, app[keys.CLOCK],
                                after_commit=lambda: app.get(keys.SENDER) and app[keys.SENDER].wake(),
                                render=replies.render)
-    checkpointer = Checkpointer(file, writers_for(engine), complaint=observe.Throttled(log)) if file else None
-    copying = checkpointer and asyncio.create_task(checkpointer.run(), name="sqlite-checkpointer")
+    checkpointer = None
+    if file:
+        checkpointer = Checkpointer(file, writers_for(engine), complaint=observe.Throttled(log))
+        copying = asyncio.create_task(checkpointer.run(), name="sqlite-checkpointer")
     yield
     if checkpointer is not None:
         checkpointer.stop()
