@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import bindparam, column, func, literal_column, or_, select, table
+from sqlalchemy import bindparam, func, literal_column, or_, select, union_all
 
-from core import tallies
+from core import search_index, tallies
 from core.db import one_of
 from core.models import LedgerEntry, Order, OrderEvent, OrderItem, PaymentProof
 from core.references import canonical, lookup_key
@@ -194,32 +194,38 @@ async def attach(uow, views: list[OrderView], *, items: bool = True, history: bo
 # A search matches an order when the term, in lower case, is a substring of lower() of its reference,
 # customer name or phone. Terms of three characters or more are looked up in a trigram index of those
 # very lower() values (migration 0005): on SQLite a contentless FTS5 table whose rowids are the
-# orders', on PostgreSQL a GIN index of pg_trgm, which PostgreSQL rechecks against the rows. Shorter
+# orders' (new orders join it in batches and are tested row by row until then: core/search_index.py),
+# on PostgreSQL a GIN index of pg_trgm, which PostgreSQL rechecks against the rows. Shorter
 # terms cannot use trigrams and are tested row by row. Either way the term is only ever a value: an
 # FTS5 phrase in double quotes, a LIKE pattern with its wildcards escaped, or the plain substring test.
 
 SEARCHED = (orders_t.c.reference, orders_t.c.customer_name, orders_t.c.customer_phone)
 TRIGRAM = 3
-ORDERS_SEARCH = table("orders_search", column("rowid"), column("orders_search"))
 ORDERS_ROWID = literal_column("orders.rowid")
 NEWEST_FIRST = (orders_t.c.created_at.desc(), orders_t.c.id.desc())
 SHALLOW_OFFSET = 1000
 BY_IDS = select(*ORDER_COLUMNS).where(one_of(orders_t.c.id, "ids"))
-FTS_MATCH = ORDERS_SEARCH.c.orders_search.op("MATCH")(bindparam("phrase"))
-FTS_COUNT = select(func.count()).select_from(ORDERS_SEARCH).where(FTS_MATCH)
 _STATEMENTS: dict = {}
 
 
-def _substring(dialect: str):
+def _substring(dialect: str, columns=SEARCHED):
     """The search's meaning, tested on each row."""
     find = func.instr if dialect == "sqlite" else func.strpos
-    return or_(*(find(func.lower(column), bindparam("term")) > 0 for column in SEARCHED))
+    return or_(*(find(func.lower(column), bindparam("term")) > 0 for column in columns))
+
+
+def _sqlite_matches():
+    """The rowids of the orders that match on SQLite: those the FTS5 index holds, from the index; its
+    backlog (core/search_index.py), row by row."""
+    rows, rowid = search_index.backlog()
+    newer = select(rowid).select_from(rows).where(rowid > search_index.INDEXED_UPTO, _substring("sqlite", tuple(rows.c)))
+    return union_all(search_index.INDEXED_MATCHES, newer)
 
 
 def _indexed(dialect: str):
     """The same meaning, in the form the trigram index answers."""
     if dialect == "sqlite":
-        return ORDERS_ROWID.in_(select(ORDERS_SEARCH.c.rowid).where(FTS_MATCH))
+        return ORDERS_ROWID.in_(_sqlite_matches())
     return or_(*(func.lower(column).like(bindparam("pattern"), escape="/") for column in SEARCHED))
 
 
@@ -258,7 +264,8 @@ def _statement(dialect: str, what: str, status: bool, phone: bool, account: bool
             where.append(_indexed(dialect))
         if what == "count":
             only_fts = dialect == "sqlite" and search == "indexed" and not (status or phone or account)
-            _STATEMENTS[key] = FTS_COUNT if only_fts else select(func.count()).select_from(orders_t).where(*where)
+            _STATEMENTS[key] = (select(func.count()).select_from(_sqlite_matches().subquery()) if only_fts else
+                                select(func.count()).select_from(orders_t).where(*where))
         elif what in ("ids in order", "rows in order"):
             _STATEMENTS[key] = (select(*(ORDER_COLUMNS if what == "rows in order" else (orders_t.c.id,)))
                                 .where(*where).order_by(*NEWEST_FIRST)

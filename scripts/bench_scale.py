@@ -160,9 +160,51 @@ async def bulk_load(url: str, start: int, count: int) -> dict:
         if engine.dialect.name == "postgresql":
             async with engine.connect() as conn:  # what autovacuum would have done by now in a live shop
                 await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(text("ANALYZE"))
+        loaded = time.perf_counter() - began
+        indexing = await _index_for_search(engine, url)
     finally:
         await engine.dispose()
-    return {"orders": count, "rows": written, "seconds": time.perf_counter() - began}
+    return {"orders": count, "rows": written, "seconds": loaded, "search_index": indexing}
+
+
+async def _index_for_search(engine, url: str) -> dict:
+    """What a server's scheduler does with orders it did not write itself (SQLite): put them into the
+    search index, in its chunks (core/search_index.py); a server running meanwhile may take some."""
+    from core import search_index
+    from core.db import make_sessionmaker
+    from core.settings import Settings
+    from core.uow import UnitOfWork
+
+    settings = Settings(_env_file=None, database_url=url, twilio_account_sid=None, twilio_auth_token=None)
+    spans = write_spans(engine)
+    began = time.perf_counter()
+    indexed = await search_index.catch_up(UnitOfWork(make_sessionmaker(engine), settings))
+    return {"indexed": indexed, "transactions": len(spans), "longest_ms": max(spans, default=0.0),
+            "seconds": time.perf_counter() - began}
+
+
+def write_spans(engine) -> list[float]:
+    """A list that gets the length in ms of each write transaction `engine` runs from now on: BEGIN
+    (on SQLite, once the write lock is held) to COMMIT or ROLLBACK. Read-only ones hold no lock (WAL)."""
+    from core.db import READONLY
+
+    spans: list[float] = []
+
+    # Registered after the engine's own `begin` listener (which sends BEGIN IMMEDIATE on SQLite), so
+    # a span starts once the write lock is held and ends when COMMIT or ROLLBACK is sent.
+    @event.listens_for(engine.sync_engine, "begin")
+    def _began(conn) -> None:
+        if not conn.get_execution_options().get(READONLY):
+            conn.info["bench_began"] = time.perf_counter()
+
+    def _ended(conn) -> None:
+        began = conn.info.pop("bench_began", None)
+        if began is not None:
+            spans.append((time.perf_counter() - began) * 1000)
+
+    event.listen(engine.sync_engine, "commit", _ended)
+    event.listen(engine.sync_engine, "rollback", _ended)
+    return spans
 
 
 async def probes(url: str) -> dict:
@@ -190,7 +232,7 @@ async def time_jobs(url: str, admin_phone: str) -> list[dict]:
     from bot import replies
     from core import jobs
     from core.clock import FakeClock
-    from core.db import READONLY, make_engine, make_sessionmaker
+    from core.db import make_engine, make_sessionmaker
     from core.settings import Settings
     from core.uow import UnitOfWork
     from webhooks import scheduler
@@ -199,22 +241,7 @@ async def time_jobs(url: str, admin_phone: str) -> list[dict]:
                         daily_digest_at="20:00", admin_phones=admin_phone, twilio_account_sid=None,
                         twilio_auth_token=None, rate_limit_inbound_per_minute=None)
     engine = make_engine(url)
-    spans: list[float] = []
-
-    # Registered after the engine's own `begin` listener (which sends BEGIN IMMEDIATE on SQLite), so
-    # a span starts once the write lock is held and ends when COMMIT or ROLLBACK is sent.
-    @event.listens_for(engine.sync_engine, "begin")
-    def _began(conn) -> None:
-        if not conn.get_execution_options().get(READONLY):  # a reader holds no lock (WAL): not a span
-            conn.info["bench_began"] = time.perf_counter()
-
-    def _ended(conn) -> None:
-        began = conn.info.pop("bench_began", None)
-        if began is not None:
-            spans.append((time.perf_counter() - began) * 1000)
-
-    event.listen(engine.sync_engine, "commit", _ended)
-    event.listen(engine.sync_engine, "rollback", _ended)
+    spans = write_spans(engine)
     clock = FakeClock()
     uow = UnitOfWork(make_sessionmaker(engine), settings, clock, render=replies.render)
     results = {job.name: {"job": job.name, "runs": []} for job in (jobs.REMINDERS, jobs.EXPIRY, jobs.DIGEST)}

@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
@@ -15,7 +16,7 @@ from sqlalchemy.engine import make_url
 from core import views
 from core.clock import FakeClock
 from core.db import make_engine, make_sessionmaker
-from core.migrate import include_name, upgrade
+from core.migrate import alembic_config, include_name, upgrade
 from core.models import Base
 from core.settings import Settings
 from core.uow import UnitOfWork
@@ -163,3 +164,49 @@ def test_orders_placed_before_0008_are_found_by_a_reference_typed_with_look_alik
     upgrade(empty_database)
 
     assert asyncio.run(_found_as(empty_database, "LEG-1795969230-0RER")) == "LEG-1795969230-ORER"
+
+
+def _insert_orders(names: list[str]):
+    def insert(conn) -> None:
+        for name in names:
+            conn.execute(text(
+                "INSERT INTO orders (id, reference, customer_name, customer_phone, customer_address, notes, status, "
+                "payment_status, total, item_count, content_hash, stock_taken, created_at, updated_at) VALUES "
+                "(:name, 'LEG-1795969230-' || upper(substr(:name, 1, 4)), :name, '+254712345678', '', '', 'pending', "
+                "'unpaid', 150000, 1, 'h', false, '2026-11-29 19:00:00', '2026-11-29 19:00:00')"), {"name": name})
+        conn.commit()
+    return insert
+
+
+async def _searched(url: str, term: str) -> list[str]:
+    engine = make_engine(url)
+    uow = UnitOfWork(make_sessionmaker(engine), Settings(_env_file=None, database_url=url), FakeClock())
+    async with uow(readonly=True) as tx:
+        _count, page = await views.order_page(tx, search=term)
+    await engine.dispose()
+    return [order.customer_name for order in page]
+
+
+def _in_the_fts_table(conn, term: str) -> int:
+    return conn.execute(text("SELECT count(*) FROM orders_search WHERE orders_search MATCH :phrase"),
+                        {"phrase": f'"{term}"'}).scalar()
+
+
+def test_orders_placed_before_0015_are_found_and_a_downgrade_indexes_those_placed_after(tmp_path):
+    """0015 stops indexing new orders inside their create (SQLite); the orders indexed by 0005's trigger
+    stay in the index, and going back to 0014 indexes what the batches had not reached."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}"
+    upgrade(url, "0014")
+    _inspect(url, _insert_orders(["wanjiru", "amina"]))
+
+    upgrade(url)
+    _inspect(url, _insert_orders(["otieno"]))
+
+    assert _inspect(url, lambda conn: conn.execute(text("SELECT indexed_upto FROM orders_search_progress")).scalar()) == 2
+    assert [asyncio.run(_searched(url, name)) for name in ("wanjiru", "amina", "otieno")] == [
+        ["wanjiru"], ["amina"], ["otieno"]]
+    assert _inspect(url, lambda conn: _in_the_fts_table(conn, "otieno")) == 0
+
+    command.downgrade(alembic_config(url), "0014")
+
+    assert _inspect(url, lambda conn: [_in_the_fts_table(conn, name) for name in ("wanjiru", "amina", "otieno")]) == [1, 1, 1]

@@ -3,7 +3,8 @@
 APScheduler decides when; the database decides who: every run goes through `jobs.run_once` with a
 due key (the sweep's time slot, or the digest's local date), so with several server processes on
 one PostgreSQL each due time runs once. Beside the jobs, every process folds the tallies
-(core/tallies.py) once a sweep interval, which is safe to do anywhere at any time.
+(core/tallies.py) and, on SQLite, indexes new orders for search (core/search_index.py) every second,
+which is safe to do anywhere at any time.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from core import jobs, ledger, logcontext, tallies
+from core import jobs, ledger, logcontext, search_index, tallies
 from core.settings import Settings
 from webhooks.observe import Meters, Throttled
 
@@ -71,14 +72,19 @@ async def run(uow, job: jobs.Job, operation, meters: Meters | None = None) -> st
     return result
 
 
-FOLD_EVERY_S = 1
+KEEP_UP_EVERY_S = 1
 
 
-async def fold_tallies(uow, complaint: Throttled) -> None:
+async def keep_up(uow, complaint: Throttled) -> None:
+    """Fold the tallies and index new orders for search: each answer is exact without it, only slower."""
     try:
         await tallies.fold(uow)
     except Exception:  # the sums stay exact unfolded; the next interval tries again
         complaint.exception("folding the tallies failed")
+    try:
+        await search_index.catch_up(uow)
+    except Exception:  # the search tests what is not indexed row by row; the next interval tries again
+        complaint.exception("indexing new orders for search failed")
 
 
 def start(uow, settings: Settings, meters: Meters | None = None) -> AsyncIOScheduler:
@@ -87,10 +93,10 @@ def start(uow, settings: Settings, meters: Meters | None = None) -> AsyncIOSched
         scheduler.add_job(run, trigger, args=(uow, job, operation, meters), id=job.name, name=job.describe,
                           max_instances=1, coalesce=True, misfire_grace_time=300)
     # Every second, so a count never sums more than about a second's worth of changes (under load,
-    # thousands: at 5 s, summing them was an eighth of a PostgreSQL list's time); each fold is a few
-    # short transactions.
-    scheduler.add_job(fold_tallies, IntervalTrigger(seconds=FOLD_EVERY_S), args=(uow, Throttled(log)),
-                      id="fold_tallies", name="fold the tallies", max_instances=1, coalesce=True,
+    # thousands: at 5 s, summing them was an eighth of a PostgreSQL list's time), nor a search tests
+    # more than a second's new orders row by row; each is a few short transactions.
+    scheduler.add_job(keep_up, IntervalTrigger(seconds=KEEP_UP_EVERY_S), args=(uow, Throttled(log)),
+                      id="keep_up", name="fold the tallies, index new orders", max_instances=1, coalesce=True,
                       misfire_grace_time=300)
     scheduler.start()
     return scheduler
