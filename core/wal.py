@@ -62,6 +62,7 @@ class Checkpointer:
         await asyncio.to_thread(self._checkpoint)
         await self.writers.acquire()
         try:
+            self.writers.end_batch()  # what this process's writers committed is in the log first
             return await asyncio.to_thread(self._checkpoint)
         finally:
             self.writers.release()

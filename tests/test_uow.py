@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core import catalog
 from core.models import Product, StockMovement
+from tests.databases import sqlite_only
 
 
 async def add_belt(tx) -> None:
@@ -132,3 +133,125 @@ async def test_a_statement_run_for_each_row_answers_in_their_order_and_a_row_it_
     # The first row asks for more than there is: each row is its own statement, run in the rows' order.
     assert levels == [("BELT-1", 3), ("CAP-1", 0)]
     assert nothing == []
+
+
+# --- writers at once: on SQLite they share one transaction and its COMMIT (core/uow.py) ------------
+
+async def add_product(tx, barcode: str) -> None:
+    await catalog.create_product(tx, actor="test", name=barcode.title(), barcode=barcode, price=Decimal("100.00"),
+                                 stock_quantity=1)
+
+
+async def barcodes(uow) -> set[str]:
+    async with uow(readonly=True) as tx:
+        return set((await tx.execute(select(PRODUCTS.c.barcode))).scalars().all())
+
+
+async def test_writers_at_once_keep_each_what_it_committed_and_no_more(uow):
+    import asyncio
+
+    async def commits(barcode):
+        async with uow() as tx:
+            await add_product(tx, barcode)
+            await tx.commit()
+
+    async def fails(barcode):
+        async with uow() as tx:
+            await add_product(tx, barcode)
+            await tx.flush()
+            raise LookupError("the customer's number is unknown")
+
+    async def commits_then_writes_more(first, more):
+        async with uow() as tx:
+            await add_product(tx, first)
+            await tx.commit()
+            await add_product(tx, more)
+            await tx.flush()
+
+    async def commits_twice(first, second):
+        async with uow() as tx:
+            await add_product(tx, first)
+            await tx.commit()
+            await add_product(tx, second)
+            await tx.commit()
+
+    outcomes = await asyncio.gather(commits("BELT"), fails("CAP"), commits_then_writes_more("HAT", "SCARF"),
+                                    commits_twice("SOCK", "TIE"), fails("GLOVE"), commits("BELT"), commits("VEST"),
+                                    return_exceptions=True)
+
+    # The second BELT meets the first in the unique index: its flush fails, and rolls back its own work only.
+    assert [type(outcome).__name__ for outcome in outcomes] == [
+        "NoneType", "LookupError", "NoneType", "NoneType", "LookupError", "DuplicateBarcode", "NoneType"]
+    assert await barcodes(uow) == {"BELT", "HAT", "SOCK", "TIE", "VEST"}
+    assert await rows(uow, StockMovement) == 5  # each product's initial stock, kept with it
+
+
+@sqlite_only
+async def test_writers_at_once_share_one_commit_and_their_rows_are_there_once_they_leave(uow, settings):
+    import asyncio
+    import sqlite3
+
+    from sqlalchemy import event
+
+    commits = []
+    event.listen(uow._engine.sync_engine, "commit", lambda _conn: commits.append(1))
+    outside = sqlite3.connect(settings.database_url.split("///", 1)[1])
+    seen = {}
+
+    async def commits_and_looks(barcode):
+        async with uow() as tx:
+            await add_product(tx, barcode)
+            await tx.commit()
+        seen[barcode] = outside.execute("SELECT count(*) FROM products WHERE barcode = ?", (barcode,)).fetchone()[0]
+
+    await asyncio.gather(*(commits_and_looks(f"P-{n}") for n in range(8)))
+
+    assert len(commits) == 1
+    assert seen == {f"P-{n}": 1 for n in range(8)}  # durable and visible to others as each block is left
+    outside.close()
+
+
+@sqlite_only
+async def test_a_writer_that_fails_alone_leaves_the_database_free_for_other_processes(uow, settings):
+    import sqlite3
+
+    with pytest.raises(LookupError):
+        async with uow() as tx:
+            await add_product(tx, "CAP")
+            await tx.flush()
+            raise LookupError("no such customer")
+
+    other = sqlite3.connect(settings.database_url.split("///", 1)[1], timeout=0, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # "database is locked" if the failed writer's transaction were still open
+    other.execute("ROLLBACK")
+    other.close()
+
+
+@sqlite_only
+async def test_a_commit_that_fails_fails_every_writer_that_waited_for_it_and_keeps_none_of_them(uow):
+    """What a full disk does to a COMMIT, here a foreign key checked at COMMIT: no writer of the
+    transaction may be told its change was kept."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    async def commits(barcode):
+        async with uow() as tx:
+            await add_product(tx, barcode)
+            await tx.commit()
+
+    async def breaks_the_commit():
+        async with uow() as tx:
+            await tx.execute(text("PRAGMA defer_foreign_keys = ON"))
+            await tx.execute(text("INSERT INTO stock_movements (product_id, delta, reason, actor, at) "
+                                  "VALUES ('no-such-product', 1, 'test', 'test', '2026-11-30 00:00:00')"))
+            await tx.commit()
+
+    outcomes = await asyncio.gather(commits("BELT"), breaks_the_commit(), commits("VEST"), return_exceptions=True)
+
+    assert [type(outcome) for outcome in outcomes] == [IntegrityError] * 3
+    assert await barcodes(uow) == set()
+    async with uow() as tx:  # and the next writer starts afresh
+        await add_product(tx, "SOCK")
+        await tx.commit()
+    assert await barcodes(uow) == {"SOCK"}

@@ -90,6 +90,9 @@ async def test_a_round_that_fails_is_told_and_the_next_one_tried(tmp_path):
         async def acquire(self):
             pass
 
+        def end_batch(self):
+            pass
+
         def release(self):
             pass
 
