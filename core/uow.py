@@ -248,14 +248,16 @@ class UnitOfWork:
         # (detached, unexpired), so a handler can still build its answer from them.
         batch, committed, waiter = self._batch, self._committed, None
         try:
-            if self._session is not None:
-                await self._session.close()
-            if batch is not None:
-                waiter = self._leave_batch(batch, committed)
-            elif self._inline is not None:
-                self._inline.close()
-            elif self.conn is not None:
-                await self.conn.close()
+            try:
+                if self._session is not None:
+                    await self._session.close()
+            finally:  # whatever the session did, the transaction is left as it must be
+                if batch is not None:
+                    waiter = self._leave_batch(batch, committed)
+                elif self._inline is not None:
+                    self._inline.close()
+                elif self.conn is not None:
+                    await self.conn.close()
         finally:
             self._session = self.conn = self._inline = self._direct = self._batch = None
             self._committed = False
