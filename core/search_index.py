@@ -42,7 +42,8 @@ MERGE = text("INSERT INTO orders_search (orders_search, rank) VALUES ('merge', :
 
 
 def backlog(alias: str = "backlog"):
-    """The orders the index does not hold yet, as a FROM clause, and their rowid column."""
+    """`orders` under another name, for a search's subquery of its own, and that name's rowid column:
+    the backlog is its rows whose rowid is above INDEXED_UPTO."""
     rows = table("orders", column("reference"), column("customer_name"), column("customer_phone")).alias(alias)
     return rows, literal_column(f"{alias}.rowid")
 
