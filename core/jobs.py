@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, exists, func, literal, select, update
 
 from core import alerts, customers, ledger, orders, outbox, tallies
 from core.clock import day_start
-from core.db import insert_unless_taken
+from core.db import insert_unless_taken, one_of
 from core.models import Customer, JobRun, Order, OrderEvent, OutboundMessage, PaymentProof, Product
 from core.status import PaymentStatus, Status
 
@@ -84,8 +84,8 @@ DUE_EXPIRIES = select(ORDERS.c.id).where(*UNPAID_PENDING, NO_PROOF).order_by(ORD
 # recorded is waited for and seen, never reminded about or expired under.
 BATCH_OF_ORDERS = (select(ORDERS.c.id, ORDERS.c.status, ORDERS.c.payment_status, ORDERS.c.reference,
                           ORDERS.c.customer_name, ORDERS.c.customer_phone, ORDERS.c.total)
-                   .where(ORDERS.c.id.in_(bindparam("ids", expanding=True))).with_for_update())
-WITH_PROOFS = select(PROOFS.c.order_id).where(PROOFS.c.order_id.in_(bindparam("ids", expanding=True)))
+                   .where(one_of(ORDERS.c.id, "ids")).with_for_update())
+WITH_PROOFS = select(PROOFS.c.order_id).where(one_of(PROOFS.c.order_id, "ids"))
 
 
 async def _still_unpaid(tx, ids: list[str]) -> list:
