@@ -39,6 +39,21 @@ async def test_a_webhook_without_a_valid_signature_is_refused_and_changes_nothin
     assert wa.twilio.messages == []
 
 
+async def test_a_field_posted_twice_is_signed_with_both_values_and_a_value_added_after_signing_is_refused(wa, uow):
+    from multidict import MultiDict
+
+    form = MultiDict(wa.twilio.inbound_form(CUSTOMER_PHONE, "hello"))
+    signed_before = sign(PUBLIC_BASE_URL + "/webhooks/twilio/whatsapp", MultiDict(form), wa.twilio.auth_token)
+    form.add("Body", "and this")
+    signed_after = sign(PUBLIC_BASE_URL + "/webhooks/twilio/whatsapp", form, wa.twilio.auth_token)
+
+    refused = await wa.post_form("/webhooks/twilio/whatsapp", form, signature=signed_before)
+    accepted = await wa.post_form("/webhooks/twilio/whatsapp", form, signature=signed_after)
+
+    assert (refused.status, accepted.status) == (403, 200)
+    assert await _count(uow, InboundMessage) == 1
+
+
 async def test_a_signed_webhook_is_answered_with_empty_twiml(wa):
     form = wa.twilio.inbound_form(CUSTOMER_PHONE, "hello")
 
