@@ -153,14 +153,15 @@ async def _bearer(request: web.Request, tx, secret: str):
 
 def _parse_body(raw: bytes, model: type[BaseModel]):
     try:
-        data = json.loads(raw or b"{}")
+        data = json.loads(raw or b"{}")  # not orjson: a NaN total is refused naming the field, not as malformed
     except RecursionError:
         return problem(400, "malformed-json", "Malformed JSON", "The body nests too deeply to be an order.")
     except ValueError as exc:  # includes UnicodeDecodeError
         return problem(400, "malformed-json", "Malformed JSON", f"The body is not valid JSON: {exc}.")
     if not isinstance(data, dict):
         return problem(400, "malformed-json", "Malformed JSON", "The body must be a JSON object.")
-    if (where := _nul_at(data)) is not None:
+    # JSON writes a NUL only as the escape \u0000 (a raw control character is not valid JSON).
+    if b"\\u0000" in raw and (where := _nul_at(data)) is not None:
         return _nul_problem(where)
     try:
         return model.model_validate(data)
