@@ -36,7 +36,15 @@ class Money(TypeDecorator):
         return None if value is None else int((Decimal(value).quantize(CENTS) * 100))
 
     def process_result_value(self, value, dialect):
-        return None if value is None else (Decimal(value) / 100).quantize(CENTS)
+        return None if value is None else Decimal(value).scaleb(-2)
+
+    def result_processor(self, dialect, coltype):
+        return _money_from_cents  # the impl (an integer) has no processor of its own on either database
+
+
+def _money_from_cents(value: int | None) -> Decimal | None:
+    """12345 -> Decimal("123.45"): always two places (scaleb is exact, without a division to round)."""
+    return None if value is None else Decimal(value).scaleb(-2)
 
 
 class UTCDateTime(TypeDecorator):
@@ -55,6 +63,38 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+    # SQLite keeps a datetime as text, in SQLAlchemy's format for its DATETIME: "2026-11-30 07:06:00.000000",
+    # which is isoformat(" ", "microseconds"). Written and read here in one step each: a list page reads
+    # some sixty of them, and the two layers of processors cost more than the parsing.
+    def bind_processor(self, dialect):
+        return _utc_to_sqlite_text if dialect.name == "sqlite" else super().bind_processor(dialect)
+
+    def result_processor(self, dialect, coltype):
+        return _utc_from_sqlite_text if dialect.name == "sqlite" else super().result_processor(dialect, coltype)
+
+
+def _utc_to_sqlite_text(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _utc_from_sqlite_text(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value + "+00:00")  # kept without a zone, in UTC: parsed aware at once
+    except ValueError:  # a text written with an offset of its own
+        moment = datetime.fromisoformat(value)
+    if moment.tzinfo is timezone.utc:
+        return moment
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+# None is stored as SQL NULL, not as the JSON text "null" (which each read would have to parse).
+# Rows written before hold "null", which reads as None all the same.
+NULLABLE_JSON = JSON(none_as_null=True)
 
 
 def new_id() -> str:
@@ -94,7 +134,7 @@ class Product(Base):
     rating: Mapped[Decimal | None] = mapped_column(Money, nullable=True)  # 0.00-5.00, two places like money
     review_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
     min_quantity: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    size_quantities: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # {"M": 4, "L": 0}
+    size_quantities: Mapped[dict | None] = mapped_column(NULLABLE_JSON, nullable=True)  # {"M": 4, "L": 0}
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -143,7 +183,7 @@ class Order(Base):
     # True while the order holds stock taken by its confirm; cleared by the one restock.
     stock_taken: Mapped[bool] = mapped_column(Boolean, default=False)
     # Where to deliver, as the customer shared it on WhatsApp: {latitude, longitude, address, label, at}.
-    delivery_location: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    delivery_location: Mapped[dict | None] = mapped_column(NULLABLE_JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # The signed-in buyer who placed it (core/accounts.py); None for a guest. No foreign key: added by
@@ -298,7 +338,7 @@ class Customer(Base):
     # Set by an admin's `reply`: until then the bot's own prompts stay quiet to this customer.
     quiet_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # The click-to-WhatsApp ad that brought them: {headline, body, sourceUrl, sourceType, sourceId, ctwaClid}.
-    referral: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    referral: Mapped[dict | None] = mapped_column(NULLABLE_JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -320,7 +360,7 @@ class InboundMessage(Base):
     request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)  # the webhook's, for the logs
     # What WhatsApp adds to a message beyond its text (webhooks/twilio.py): the message it replies to,
     # the button tapped, a shared location, the ad that brought it.
-    details: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    details: Mapped[dict | None] = mapped_column(NULLABLE_JSON, nullable=True)
 
 
 class OutboundMessage(Base):
