@@ -84,7 +84,8 @@ class Compiled:
         # The result columns with the names SQLAlchemy gives its rows (pinned below 2.2 in pyproject.toml).
         columns = compiled._result_columns
         self.row = namedtuple("Row", [c.keyname for c in columns]) if columns else None
-        self.readers = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
+        readers = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
+        self.readers = [(at, read) for at, read in enumerate(readers) if read is not None]  # only these columns
 
     def values(self, parameters: dict | None) -> tuple:
         given = {**self.defaults, **parameters} if parameters else self.defaults
@@ -98,9 +99,15 @@ class Compiled:
         if self.row is None:
             return []
         make, readers = self.row._make, self.readers
-        if any(readers):
-            return [make([read(v) if read else v for read, v in zip(readers, raw)]) for raw in raw_rows]
-        return [make(raw) for raw in raw_rows]
+        if not readers:
+            return [make(raw) for raw in raw_rows]
+        rows = []
+        for raw in raw_rows:
+            values = list(raw)
+            for at, read in readers:
+                values[at] = read(values[at])
+            rows.append(make(values))
+        return rows
 
     def run_sqlite(self, connection: sqlite3.Connection, parameters) -> Rows:
         """Run on sqlite3 (inline: the event loop's thread, see core/db.py)."""
