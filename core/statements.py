@@ -72,15 +72,15 @@ class Compiled:
     """One statement as the driver runs it: its SQL, its parameters in order (with the values
     written into the statement and the type processor of each), and how to make its rows."""
 
-    __slots__ = ("sql", "names", "defaults", "binders", "row", "readers")
+    __slots__ = ("sql", "defaults", "binders", "row", "readers")
 
     def __init__(self, compiled) -> None:
         dialect = compiled.dialect
         self.sql = compiled.string
-        self.names = tuple(compiled.positiontup)
         self.defaults = {name: bind.effective_value for bind, name in compiled.bind_names.items() if not bind.required}
-        binders = {name: compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self.names}
-        self.binders = {name: binder for name, binder in binders.items() if binder is not None}
+        # Each parameter in the statement's order, with its type's bind processor or None.
+        self.binders = [(name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+                        for name in compiled.positiontup]
         # The result columns with the names SQLAlchemy gives its rows (pinned below 2.2 in pyproject.toml).
         columns = compiled._result_columns
         self.row = namedtuple("Row", [c.keyname for c in columns]) if columns else None
@@ -88,10 +88,9 @@ class Compiled:
         self.readers = [(at, read) for at, read in enumerate(readers) if read is not None]  # only these columns
 
     def values(self, parameters: dict | None) -> tuple:
-        given = {**self.defaults, **parameters} if parameters else self.defaults
-        binders = self.binders
+        given = {**self.defaults, **parameters} if self.defaults and parameters else parameters or self.defaults
         try:
-            return tuple(binders[name](given[name]) if name in binders else given[name] for name in self.names)
+            return tuple([given[name] if bind is None else bind(given[name]) for name, bind in self.binders])
         except KeyError as missing:
             raise ArgumentError(f"a value is required for bind parameter {missing}") from None
 
