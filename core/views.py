@@ -258,7 +258,9 @@ def _statement(dialect: str, what: str, status: bool, phone: bool, account: bool
             owners.append(orders_t.c.account_id == bindparam("account_id"))
         if owners:
             where.append(or_(*owners))
-        if search == "scan" or (search and what == "ids in order"):
+        if search == "scan" or (search and what in ("ids in order", "rows in order")):
+            # Walking the index newest first, each row is tested as it comes: given the matches instead,
+            # SQLite looks every one of them up and sorts them all (9 ms against 0.5 for 6,000 of 100,000).
             where.append(_substring(dialect))
         elif search:
             where.append(_indexed(dialect))
