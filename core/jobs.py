@@ -66,7 +66,10 @@ async def run_once(uow, job: Job, due_key: str, operation) -> str | None:
 def _batches(ids: list, size: int):
     """`ids` in lists of `size`, the first of one: a run's first write transaction also compiles its
     statements when the process is new (a few ms), so it writes as little as it can beside that."""
-    yield from (ids[:1], *(ids[start:start + size] for start in range(1, len(ids), size))) if ids else ()
+    if ids:
+        yield ids[:1]
+    for start in range(1, len(ids), size):
+        yield ids[start:start + size]
 
 
 ORDERS, OUTBOX, PROOFS = Order.__table__, OutboundMessage.__table__, PaymentProof.__table__

@@ -36,7 +36,7 @@ class Money(TypeDecorator):
         return None if value is None else int((Decimal(value).quantize(CENTS) * 100))
 
     def process_result_value(self, value, dialect):
-        return None if value is None else Decimal(value).scaleb(-2)
+        return _money_from_cents(value)
 
     def result_processor(self, dialect, coltype):
         return _money_from_cents  # the impl (an integer) has no processor of its own on either database
