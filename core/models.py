@@ -53,16 +53,12 @@ class UTCDateTime(TypeDecorator):
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    # PostgreSQL keeps the zone: these two serve it. SQLite has processors of its own, below.
     def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        value = value.astimezone(timezone.utc)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return None if value is None else value.astimezone(timezone.utc)
 
     def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return None if value is None else _as_utc(value)
 
     # SQLite keeps a datetime as text, in SQLAlchemy's format for its DATETIME: "2026-11-30 07:06:00.000000",
     # which is isoformat(" ", "microseconds"). Written and read here in one step each: a list page reads
@@ -87,8 +83,11 @@ def _utc_from_sqlite_text(value: str | None) -> datetime | None:
         moment = datetime.fromisoformat(value + "+00:00")  # kept without a zone, in UTC: parsed aware at once
     except ValueError:  # a text written with an offset of its own
         moment = datetime.fromisoformat(value)
-    if moment.tzinfo is timezone.utc:
-        return moment
+    return moment if moment.tzinfo is timezone.utc else _as_utc(moment)
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """A datetime without a zone is taken to be UTC; one with a zone is converted to UTC."""
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
