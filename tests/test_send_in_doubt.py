@@ -103,9 +103,11 @@ async def test_a_lookup_that_fails_sends_nothing_and_the_message_waits_in_doubt(
 
 async def test_a_pass_that_outlasts_its_lease_renews_its_claims(uow, wa_settings, twilio):
     transport = TwilioTransport(wa_settings)
-    sender = Sender(uow, transport, status_callback="https://shop.example.com/s", lease=timedelta(seconds=0.6))
+    sender = Sender(uow, transport, status_callback="https://shop.example.com/s", lease=timedelta(seconds=3))
     await queue(uow, "Your order LEG-5 is confirmed")
-    twilio.hang_next(seconds=1.5)  # Twilio answers late (a 503): the pass outlasts its lease
+    # Twilio holds the send until the test lets it go: the pass outlasts its lease however slow the
+    # machine, and ends only after the checks below.
+    twilio.withhold_next()
     try:
         passing = asyncio.create_task(sender.send_due())
         await twilio.wait_for(lambda: twilio.requests)
@@ -113,6 +115,7 @@ async def test_a_pass_that_outlasts_its_lease_renews_its_claims(uow, wa_settings
         renewed = await until(lambda: _claimed_until(uow), lambda at: at != claimed.claimed_until)
         async with uow() as tx:  # another process, just after the renewal
             taken = await outbox.claim_due(tx, limit=100, lease=timedelta(seconds=15))
+        twilio.release_withheld()
         await passing
     finally:
         await transport.close()
