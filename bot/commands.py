@@ -20,7 +20,8 @@ from bot.payment_texts import amount_cap, format_money, parse_amount
 from bot.references import find_foreign_references, find_references
 from core import alerts, catalog, customers, ledger, orders, outbox, proofs, views
 from core.errors import DomainError, NotFound
-from core.models import Customer, InboundMessage, Order
+from core.inbox import Message
+from core.models import Order
 from core.phones import try_e164
 from core.references import plain_dashes
 from core.status import Status, parse_status
@@ -39,7 +40,7 @@ class Command:
 
 
 class AdminTurn:
-    def __init__(self, uow, admin: Customer, message: InboundMessage, context: Context = Context()) -> None:
+    def __init__(self, uow, admin: customers.Contact, message: Message, context: Context = Context()) -> None:
         self.uow, self.admin, self.message, self.context = uow, admin, message, context
         self.settings = uow.settings
 
@@ -103,7 +104,7 @@ async def show(turn: AdminTurn, args: str) -> str:
     if order.delivery_location:
         where = order.delivery_location
         lines.append(f"📍 Deliver to {replies.place(where)}: {replies.map_link(where)}")
-    customer = await turn.uow.session.get(Customer, order.customer_phone)
+    customer = await customers.get(turn.uow, order.customer_phone)
     if customer is not None and customer.referral:
         lines.append(f"📣 Came from your ad {replies.ad_name(customer.referral)}")
     if order.notes:
@@ -211,6 +212,7 @@ async def reply(turn: AdminTurn, args: str) -> str:
     quiet = turn.settings.handover_quiet
     if quiet:
         customer.quiet_until = turn.uow.now() + quiet
+        await customers.save(turn.uow, customer)
     limit = outbox.MAX_BODY_CHARS
     cut = f", cut to {limit:,} characters (WhatsApp's limit)" if len(text) > limit else ""
     return replies.admin("replied", phone=phone, order=f" ({order.reference})" if order else "", cut=cut,
@@ -308,7 +310,7 @@ async def _forwarded(turn: AdminTurn, _args: str) -> str:
 FORWARDED = Command("ledger", BY_NAME["ledger"].usage, "a received SMS forwarded alone", _forwarded)
 
 
-async def admin_turn(uow, admin: Customer, message: InboundMessage) -> None:
+async def admin_turn(uow, admin: customers.Contact, message: Message) -> None:
     turn = AdminTurn(uow, admin, message, await context_of(uow, message, admin.phone))
     text = " ".join(plain_dashes(message.body or "").split())
     if turn.context.command in BY_NAME:   # a button's `confirm:LEG-…` does what it says, whatever its label

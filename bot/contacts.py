@@ -10,8 +10,9 @@ import re
 from dataclasses import dataclass, field
 
 from bot import replies
-from core import alerts
-from core.models import Customer, InboundMessage, Order
+from core import alerts, customers
+from core.inbox import Message
+from core.models import Order
 from core.phones import try_e164
 
 CONTACT_TYPES = frozenset({"text/vcard", "text/x-vcard", "text/directory"})
@@ -55,11 +56,11 @@ def read_cards(text: str) -> list[Card]:
     return cards
 
 
-async def relay_cards(uow, message: InboundMessage, cards: list[Card], problem: str | None = None) -> None:
+async def relay_cards(uow, message: Message, cards: list[Card], problem: str | None = None) -> None:
     """Tell the admins whom the customer shared (name and number of each card, or why the card could
     not be read), once per message, and keep what was read on the message."""
     phone = try_e164(message.from_phone, uow.settings.default_region) or message.from_phone.removeprefix("whatsapp:")
-    customer = await uow.session.get(Customer, phone)
+    customer = await customers.get(uow, phone)
     order = await uow.session.get(Order, message.order_id) if message.order_id else None
     read = "; ".join(str(card) for card in cards)
     await alerts.tell_admins(uow, "admin_contact", key=f"inbound:{message.id}:admin_contact", variables={

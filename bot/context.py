@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core import outbox
-from core.models import InboundMessage
+from core.inbox import Message
 from core.references import canonical, plain_dashes
 
 
@@ -21,7 +21,7 @@ class Context:
     phone: str | None = None       # the customer an admin alert replied to names (for `reply`)
 
 
-async def context_of(uow, message: InboundMessage, phone: str) -> Context:
+async def context_of(uow, message: Message, phone: str) -> Context:
     """The context of `message` from `phone`: a button's payload first, then the message it replies to."""
     details = message.details or {}
     reference = command = None

@@ -19,7 +19,8 @@ from bot.reading import read_message
 from bot.references import find_foreign_references, find_references
 from core import accounts, alerts, customers, ledger, orders, outbox, proofs
 from core.errors import LinkRefused, NotAllowed, NotFound
-from core.models import Customer, InboundMessage, Order
+from core.inbox import Message
+from core.models import Order
 from core.references import plain_dashes
 from core.status import Status
 
@@ -38,7 +39,7 @@ CLOSED = frozenset({Status.DELIVERED.value, Status.CANCELLED.value})
 class Turn:
     """One inbound message being answered: the customer, the message, and how to reply."""
 
-    def __init__(self, uow, customer: Customer, message: InboundMessage, context: Context = Context()) -> None:
+    def __init__(self, uow, customer: customers.Contact, message: Message, context: Context = Context()) -> None:
         self.uow, self.customer, self.message, self.context = uow, customer, message, context
         self.settings = uow.settings
         self.text = plain_dashes((message.body or "").strip())
@@ -67,14 +68,12 @@ class Turn:
         await alerts.tell_admins(self.uow, kind, key=f"inbound:{self.message.id}:{kind}", variables=values)
 
     def link(self, order: Order) -> None:
-        self.message.order_id = order.id
-        self.customer.current_order_id = order.id
+        """From now on the message and the customer are about `order` (written when the turn ends)."""
+        self.message.order_id = self.customer.current_order_id = order.id
 
 
-async def customer_turn(uow, customer: Customer, message: InboundMessage) -> None:
-    details = message.details or {}
-    if details.get("referral"):
-        customer.referral = details["referral"]   # the ad that brought them, kept with them
+async def customer_turn(uow, customer: customers.Contact, message: Message) -> None:
+    details = message.details or {}   # the ad that brought them is kept with them (customers.touch)
     turn = Turn(uow, customer, message, await context_of(uow, message, customer.phone))
     await _answer(turn)
     if details.get("referral") and not turn.told_admins:

@@ -1,36 +1,87 @@
-"""Customers as WhatsApp knows them: E.164 phone (and WaId), their window, opt-out and quiet time."""
+"""Customers as WhatsApp knows them: E.164 phone (and WaId), their window, opt-out and quiet time.
+
+A turn of the bot reads its customer with one statement (`touch`, `get`) into a plain `Contact`
+and writes what it changes with one more (`save`): no ORM session for the busiest path there is."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass, fields
+from datetime import datetime
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from core import orders
-from core.db import insert_unless_taken
+from core.db import dialect_of
 from core.models import Customer, Order
 from core.status import Status
 
+CUSTOMERS = Customer.__table__
+
+
+@dataclass
+class Contact:
+    """One row of `customers`. `save` writes back `current_order_id`, `opted_out` and `quiet_until`."""
+
+    phone: str                      # E.164
+    wa_id: str | None
+    profile_name: str | None
+    current_order_id: str | None
+    opted_out: bool
+    last_inbound_at: datetime | None
+    quiet_until: datetime | None
+    referral: dict | None           # the click-to-WhatsApp ad that brought them
+    created_at: datetime
+
+
+_COLUMNS = [CUSTOMERS.c[f.name] for f in fields(Contact)]
+_GET = select(*_COLUMNS).where(CUSTOMERS.c.phone == bindparam("phone"))
+_SAVE = (update(CUSTOMERS).where(CUSTOMERS.c.phone == bindparam("key"))
+         .values(current_order_id=bindparam("current_order_id"), opted_out=bindparam("opted_out"),
+                 quiet_until=bindparam("quiet_until")))
+_TOUCH: dict[str, object] = {}
+
+
+def _touch_statement(dialect: str):
+    """INSERT the customer, or on their phone UPDATE what was given (a NULL keeps what is there),
+    RETURNING the row; on PostgreSQL the row stays locked until the transaction ends."""
+    if dialect not in _TOUCH:
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(CUSTOMERS)
+        kept = {name: func.coalesce(insert.excluded[name], CUSTOMERS.c[name])
+                for name in ("wa_id", "profile_name", "last_inbound_at", "referral")}
+        _TOUCH[dialect] = insert.on_conflict_do_update(index_elements=["phone"], set_=kept).returning(*_COLUMNS)
+    return _TOUCH[dialect]
+
 
 async def touch(uow, phone: str, *, wa_id: str | None = None, profile_name: str | None = None,
-                inbound: bool = True) -> Customer:
-    """The customer row for `phone`, created on first contact; an inbound message opens their window."""
+                inbound: bool = True, referral: dict | None = None) -> Contact:
+    """The customer row for `phone`, created on first contact; an inbound message opens their window
+    (`last_inbound_at`), and a WaId, a profile name or an ad's `referral` given replaces the one kept."""
     now = uow.now()
-    await uow.execute(insert_unless_taken(uow.conn, Customer.__table__, ("phone",)),
-                      {"phone": phone, "opted_out": False, "created_at": now})
-    customer = await uow.session.get(Customer, phone, with_for_update=True, populate_existing=True)
-    if wa_id:
-        customer.wa_id = wa_id
-    if profile_name:
-        customer.profile_name = profile_name[:200]
-    if inbound:
-        customer.last_inbound_at = now
-    return customer
+    row = (await uow.execute(_touch_statement(dialect_of(uow.conn)), {
+        "phone": phone, "wa_id": wa_id or None, "profile_name": (profile_name or "")[:200] or None,
+        "opted_out": False, "last_inbound_at": now if inbound else None, "referral": referral or None,
+        "created_at": now})).one()
+    return Contact(*row)
 
 
-def phones_of(customer: Customer) -> set[str]:
+async def get(uow, phone: str) -> Contact | None:
+    row = (await uow.execute(_GET, {"phone": phone})).first()
+    return None if row is None else Contact(*row)
+
+
+async def save(uow, customer: Contact) -> None:
+    """Write back the order the customer talks about, their opt-out and their quiet time."""
+    await uow.execute(_SAVE, {"key": customer.phone, "current_order_id": customer.current_order_id,
+                              "opted_out": customer.opted_out, "quiet_until": customer.quiet_until})
+
+
+def phones_of(customer: Contact) -> set[str]:
+
     """The numbers an order of this customer may carry: their E.164, and `+<WaId>` when Twilio gave one."""
     return {customer.phone} | ({f"+{customer.wa_id}"} if customer.wa_id else set())
 
 
-async def orders_of(uow, customer: Customer, *, status: Status | None = None, limit: int = 10) -> list[Order]:
+async def orders_of(uow, customer: Contact, *, status: Status | None = None, limit: int = 10) -> list[Order]:
     query = (select(Order).where(Order.customer_phone.in_(phones_of(customer)))
              .options(*orders.load_options()).order_by(Order.created_at.desc(), Order.id.desc()).limit(limit))
     if status:
@@ -38,9 +89,9 @@ async def orders_of(uow, customer: Customer, *, status: Status | None = None, li
     return list((await uow.session.execute(query)).scalars())
 
 
-def owns(customer: Customer, order: Order) -> bool:
+def owns(customer: Contact, order: Order) -> bool:
     return order.customer_phone in phones_of(customer)
 
 
-def is_quiet(uow, customer: Customer) -> bool:
+def is_quiet(uow, customer: Contact) -> bool:
     return customer.quiet_until is not None and customer.quiet_until > uow.now()

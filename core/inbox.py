@@ -1,9 +1,10 @@
 """Inbound WhatsApp messages, stored before anything else happens to them."""
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
-from sqlalchemy import Text, cast, func, select
+from sqlalchemy import Text, bindparam, cast, func, select, update
 
 from core import alerts
 from core.db import insert_unless_taken
@@ -12,6 +13,37 @@ from core.phones import try_e164
 
 RATE_WINDOW = timedelta(minutes=1)
 CONTACTS_RESUME_WITHIN = timedelta(days=1)
+_INBOUND = InboundMessage.__table__
+
+
+@dataclass
+class Message:
+    """A stored inbound message as the bot answers it: read with one statement, and what the turn
+    changes (`order_id`, `details`, `error`, `processed_at`) written back with one (`save`)."""
+
+    id: int
+    message_sid: str
+    from_phone: str
+    wa_id: str | None
+    profile_name: str | None
+    body: str
+    media: list[dict]
+    order_id: str | None
+    received_at: datetime
+    processed_at: datetime | None
+    error: str | None
+    request_id: str | None
+    details: dict | None
+
+
+_LOCKED = (select(*(_INBOUND.c[f.name] for f in fields(Message)))
+           .where(_INBOUND.c.id == bindparam("id")).with_for_update())
+_RECEIVED_FROM = (select(func.count()).select_from(_INBOUND)
+                  .where(_INBOUND.c.from_phone == bindparam("phone"), _INBOUND.c.id <= bindparam("id"),
+                         _INBOUND.c.received_at > bindparam("since", type_=_INBOUND.c.received_at.type)))
+_SAVE = (update(_INBOUND).where(_INBOUND.c.id == bindparam("message_id"))
+         .values(order_id=bindparam("order_id"), details=bindparam("details"), error=bindparam("error"),
+                 processed_at=bindparam("processed_at")))
 
 
 async def store(uow, *, message_sid: str, from_phone: str, body: str, media: list[dict],
@@ -26,16 +58,16 @@ async def store(uow, *, message_sid: str, from_phone: str, body: str, media: lis
         "details": details})).scalar()
 
 
-async def with_unread_contacts(uow, message_id: int | None = None, limit: int = 100) -> list[InboundMessage]:
+async def with_unread_contacts(uow, message_id: int | None = None, limit: int = 100) -> list[Message]:
     """Messages whose contact cards are still to be read and relayed (`details.contacts` is
     "pending"): one message, or (message_id None) those of the last day, for a restart."""
-    query = (select(InboundMessage).where(cast(InboundMessage.details, Text).like('%"contacts"%'))
-             .order_by(InboundMessage.id).limit(limit))
+    query = (select(*(_INBOUND.c[f.name] for f in fields(Message)))
+             .where(cast(_INBOUND.c.details, Text).like('%"contacts"%')).order_by(_INBOUND.c.id).limit(limit))
     if message_id is not None:
-        query = query.where(InboundMessage.id == message_id)
+        query = query.where(_INBOUND.c.id == message_id)
     else:
-        query = query.where(InboundMessage.received_at >= uow.now() - CONTACTS_RESUME_WITHIN)
-    messages = (await uow.session.execute(query)).scalars().all()
+        query = query.where(_INBOUND.c.received_at >= uow.now() - CONTACTS_RESUME_WITHIN)
+    messages = [Message(*row) for row in await uow.execute(query)]
     return [m for m in messages if (m.details or {}).get("contacts") == "pending"]
 
 
@@ -48,13 +80,26 @@ async def unprocessed_ids(uow, *, older_than: datetime, limit: int = 500) -> lis
     return list(rows.scalars())
 
 
-async def take_unprocessed(uow, message_id: int) -> InboundMessage | None:
+async def locked(uow, message_id: int) -> Message | None:
+    """The message, its row locked until the transaction ends (PostgreSQL; SQLite's writer holds the file)."""
+    row = (await uow.execute(_LOCKED, {"id": message_id})).first()
+    return None if row is None else Message(*row)
+
+
+async def take_unprocessed(uow, message_id: int) -> Message | None:
     """The message, locked, unless another worker already handled it."""
-    message = await uow.session.get(InboundMessage, message_id, with_for_update=True, populate_existing=True)
+    message = await locked(uow, message_id)
     return None if message is None or message.processed_at is not None else message
 
 
-async def hold_if_over_limit(uow, message: InboundMessage) -> bool:
+async def save(uow, message: Message) -> None:
+    """Write back what answering `message` changed: the order it is about, its details, its error
+    and when it was processed."""
+    await uow.execute(_SAVE, {"message_id": message.id, "order_id": message.order_id, "details": message.details,
+                              "error": message.error, "processed_at": message.processed_at})
+
+
+async def hold_if_over_limit(uow, message: Message) -> bool:
     """RATE_LIMIT_INBOUND_PER_MINUTE: past it, `message` stays stored but unanswered (True), and the
     admins hear of the sender once per minute. Counted in the database, so it holds across processes:
     the sender's messages received in the minute up to this one. Admins' own messages are not limited."""
@@ -62,10 +107,8 @@ async def hold_if_over_limit(uow, message: InboundMessage) -> bool:
     limit = settings.rate_limit_inbound_per_minute
     if not limit or try_e164(message.from_phone, settings.default_region) in alerts.admin_phones(settings):
         return False
-    received = await uow.session.scalar(
-        select(func.count()).select_from(InboundMessage)
-        .where(InboundMessage.from_phone == message.from_phone, InboundMessage.id <= message.id,
-               InboundMessage.received_at > message.received_at - RATE_WINDOW))
+    received = await uow.scalar(_RECEIVED_FROM, {"phone": message.from_phone, "id": message.id,
+                                                 "since": message.received_at - RATE_WINDOW})
     if received <= limit:
         return False
     message.processed_at = uow.now()

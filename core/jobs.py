@@ -16,9 +16,9 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import bindparam, exists, func, literal, select, update
+from sqlalchemy import bindparam, exists, func, literal, or_, select, update
 
-from core import alerts, customers, ledger, orders, outbox, tallies
+from core import alerts, ledger, orders, outbox, tallies
 from core.clock import day_start
 from core.db import insert_unless_taken, one_of
 from core.models import Customer, JobRun, Order, OrderEvent, OutboundMessage, PaymentProof, Product
@@ -89,6 +89,9 @@ DUE_EXPIRIES = select(ORDERS.c.id).where(*UNPAID_PENDING, NO_PROOF).order_by(ORD
 BATCH_OF_ORDERS = (select(ORDERS.c.id, ORDERS.c.status, ORDERS.c.payment_status, ORDERS.c.reference,
                           ORDERS.c.customer_name, ORDERS.c.customer_phone, ORDERS.c.total)
                    .where(one_of(ORDERS.c.id, "ids")).with_for_update())
+CUSTOMERS = Customer.__table__
+NOT_TO_PROMPT = select(CUSTOMERS.c.phone).where(one_of(CUSTOMERS.c.phone, "phones"), or_(
+    CUSTOMERS.c.opted_out, CUSTOMERS.c.quiet_until > bindparam("now", type_=CUSTOMERS.c.quiet_until.type)))
 WITH_PROOFS = select(PROOFS.c.order_id).where(one_of(PROOFS.c.order_id, "ids"))
 
 
@@ -121,21 +124,15 @@ async def queue_reminders(tx, ids: list[str]) -> int:
     rows = await _still_unpaid(tx, ids)
     if not rows:
         return 0
-    # Their customers, loaded at once: the checks below and outbox.enqueue's find them in the session.
-    found = await tx.session.execute(select(Customer).where(Customer.phone.in_({row.customer_phone for row in rows})))
-    by_phone = {customer.phone: customer for customer in found.scalars()}
-    queued = 0
-    for order in rows:
-        customer = by_phone.get(order.customer_phone)
-        if customer is not None and customers.is_quiet(tx, customer):
-            continue  # the shop is talking to them; the next sweep after the quiet time reminds
-        queued += await outbox.enqueue(
-            tx, to=order.customer_phone, kind="payment_reminder", order_id=order.id, unprompted=True,
-            key=f"order:{order.id}:payment-reminder",
-            variables={"name": order.customer_name, "reference": order.reference,
-                       "total": alerts.money(tx.settings, order.total),
-                       "payment_instructions": tx.settings.payment_instructions})
-    return queued
+    # The shop is talking to some (quiet time: the next sweep after it reminds them); some said stop.
+    left_alone = set((await tx.execute(NOT_TO_PROMPT, {"phones": sorted({row.customer_phone for row in rows}),
+                                                       "now": tx.now()})).scalars())
+    return await outbox.queue(tx, [outbox.message(
+        tx, to=order.customer_phone, kind="payment_reminder", order_id=order.id, key=f"order:{order.id}:payment-reminder",
+        variables={"name": order.customer_name, "reference": order.reference,
+                   "total": alerts.money(tx.settings, order.total),
+                   "payment_instructions": tx.settings.payment_instructions})
+        for order in rows if order.customer_phone not in left_alone])
 
 
 async def expire_unpaid(uow) -> str:

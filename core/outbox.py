@@ -34,10 +34,8 @@ async def enqueue(uow, *, to: str, kind: str, key: str, variables: dict | None =
                   order_id: str | None = None, unprompted: bool = False, body: str | None = None,
                   content_sid: str | None = None, content_variables: str | None = None) -> bool:
     """Queue one message; False when the key was queued before or the customer opted out."""
-    if unprompted:
-        customer = await uow.session.get(Customer, to)
-        if customer is not None and customer.opted_out:
-            return False
+    if unprompted and await uow.scalar(OPTED_OUT, {"phone": to}):
+        return False
     row = message(uow, to=to, kind=kind, key=key, variables=variables, order_id=order_id, body=body,
                   content_sid=content_sid, content_variables=content_variables)
     return await queue(uow, [row]) == 1
@@ -93,6 +91,7 @@ def cut(body: str, limit: int = MAX_BODY_CHARS) -> str:
 
 
 MESSAGES = OutboundMessage.__table__
+OPTED_OUT = select(Customer.__table__.c.opted_out).where(Customer.__table__.c.phone == bindparam("phone"))
 # Not `twilio_sid IS NULL`: SQLite takes the unique index on twilio_sid for it (a unique value is one
 # row, it reckons), then walks every message that never got a SID — each failed one, ever. Written
 # so, a claimed message is found through the (status, next_attempt_at) index like a queued one.

@@ -72,6 +72,19 @@ async def test_reminders_respect_stop(wa, uow, clock, pending):
     assert await run(uow, jobs.REMINDERS, jobs.remind_unpaid) == "0 reminder(s) queued"
 
 
+async def test_reminders_wait_while_the_shop_talks_to_the_customer(wa, uow, clock, pending):
+    await wa.say(f"reply {pending['orderReference']} Checking your size, one moment", phone=ADMIN_PHONE)
+    await wa.replies_to(CUSTOMER_PHONE)  # the bot's own prompts are quiet for HANDOVER_QUIET (2 h)
+    soon = {"payment_reminder_after": timedelta(minutes=30)}
+
+    clock.advance(hours=1)
+    quiet = await run(uow, jobs.REMINDERS, jobs.remind_unpaid, **soon)
+    clock.advance(hours=2)
+    after = await run(uow, jobs.REMINDERS, jobs.remind_unpaid, **soon)
+
+    assert (quiet, after) == ("0 reminder(s) queued", "1 reminder(s) queued")
+
+
 async def test_expiry_cancels_an_unpaid_order_once_and_tells_the_customer(wa, admin, uow, clock, pending):
     clock.advance(hours=25)
     await open_windows(uow, [CUSTOMER_PHONE])  # they wrote again today: the window is open

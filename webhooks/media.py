@@ -35,7 +35,6 @@ from yarl import URL
 
 from bot import contacts
 from core import inbox, logcontext, receipts
-from core.models import InboundMessage
 from webhooks import keys
 
 log = logging.getLogger("orderdesk.media")
@@ -171,10 +170,10 @@ class ReceiptFetcher:
                         problem = exc.why
             try:
                 async with self.uow() as tx:
-                    message = await tx.session.get(InboundMessage, waiting_id, with_for_update=True,
-                                                   populate_existing=True)
+                    message = await inbox.locked(tx, waiting_id)
                     if message is not None and (message.details or {}).get("contacts") == "pending":
                         await contacts.relay_cards(tx, message, cards[:contacts.MAX_CARDS], problem)
+                        await inbox.save(tx, message)
                         await tx.commit()
             except Exception:
                 log.exception("contact cards of inbound message %s could not be relayed", waiting_id)

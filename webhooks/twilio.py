@@ -150,13 +150,14 @@ async def process(uow, message_id: int, meters: observe.Meters | None = None) ->
                 return
             about = {"request_id": message.request_id, "message_sid": message.message_sid}
             with logcontext.bound(**about):
-                if await inbox.hold_if_over_limit(tx, message):
-                    await tx.commit()  # kept, not answered: the admins have been told
-                    return
-                await handle_inbound(tx, message)
-                message.processed_at = tx.now()
+                held = await inbox.hold_if_over_limit(tx, message)  # kept, not answered: the admins are told
+                if not held:
+                    await handle_inbound(tx, message)
+                    message.processed_at = tx.now()
+                await tx.flush()  # the turn's ORM changes first: the message may name an order they wrote
+                await inbox.save(tx, message)
                 await tx.commit()
-        if meters is not None:
+        if meters is not None and not held:
             meters.turns.observe((uow.now() - message.received_at).total_seconds())
     except Exception as exc:
         with logcontext.bound(**about):
@@ -166,6 +167,7 @@ async def process(uow, message_id: int, meters: observe.Meters | None = None) ->
                 if message is None:
                     return
                 message.error, message.processed_at = f"{type(exc).__name__}: {exc}"[:1000], tx.now()
+                await inbox.save(tx, message)
                 await alerts.tell_admins(tx, "admin_relay", key=f"inbound:{message_id}:unhandled",
                                          variables={"name": message.profile_name or "customer",
                                                     "phone": message.from_phone.removeprefix("whatsapp:"),
