@@ -76,7 +76,6 @@ async def save(uow, customer: Contact) -> None:
 
 
 def phones_of(customer: Contact) -> set[str]:
-
     """The numbers an order of this customer may carry: their E.164, and `+<WaId>` when Twilio gave one."""
     return {customer.phone} | ({f"+{customer.wa_id}"} if customer.wa_id else set())
 

@@ -36,8 +36,8 @@ class Message:
     details: dict | None
 
 
-_LOCKED = (select(*(_INBOUND.c[f.name] for f in fields(Message)))
-           .where(_INBOUND.c.id == bindparam("id")).with_for_update())
+_MESSAGE_COLUMNS = [_INBOUND.c[f.name] for f in fields(Message)]
+_LOCKED = select(*_MESSAGE_COLUMNS).where(_INBOUND.c.id == bindparam("id")).with_for_update()
 _RECEIVED_FROM = (select(func.count()).select_from(_INBOUND)
                   .where(_INBOUND.c.from_phone == bindparam("phone"), _INBOUND.c.id <= bindparam("id"),
                          _INBOUND.c.received_at > bindparam("since", type_=_INBOUND.c.received_at.type)))
@@ -61,8 +61,8 @@ async def store(uow, *, message_sid: str, from_phone: str, body: str, media: lis
 async def with_unread_contacts(uow, message_id: int | None = None, limit: int = 100) -> list[Message]:
     """Messages whose contact cards are still to be read and relayed (`details.contacts` is
     "pending"): one message, or (message_id None) those of the last day, for a restart."""
-    query = (select(*(_INBOUND.c[f.name] for f in fields(Message)))
-             .where(cast(_INBOUND.c.details, Text).like('%"contacts"%')).order_by(_INBOUND.c.id).limit(limit))
+    query = (select(*_MESSAGE_COLUMNS).where(cast(_INBOUND.c.details, Text).like('%"contacts"%'))
+             .order_by(_INBOUND.c.id).limit(limit))
     if message_id is not None:
         query = query.where(_INBOUND.c.id == message_id)
     else:

@@ -72,7 +72,8 @@ def _batches(ids: list, size: int):
         yield ids[start:start + size]
 
 
-ORDERS, OUTBOX, PROOFS = Order.__table__, OutboundMessage.__table__, PaymentProof.__table__
+ORDERS, OUTBOX, PROOFS, CUSTOMERS = (Order.__table__, OutboundMessage.__table__, PaymentProof.__table__,
+                                     Customer.__table__)
 # Pending, unpaid and created before the cutoff: found through ix_orders_unpaid, oldest first.
 UNPAID_PENDING = (ORDERS.c.status == Status.PENDING.value, ORDERS.c.payment_status == PaymentStatus.UNPAID.value,
                   ORDERS.c.created_at <= bindparam("cutoff"))
@@ -89,7 +90,7 @@ DUE_EXPIRIES = select(ORDERS.c.id).where(*UNPAID_PENDING, NO_PROOF).order_by(ORD
 BATCH_OF_ORDERS = (select(ORDERS.c.id, ORDERS.c.status, ORDERS.c.payment_status, ORDERS.c.reference,
                           ORDERS.c.customer_name, ORDERS.c.customer_phone, ORDERS.c.total)
                    .where(one_of(ORDERS.c.id, "ids")).with_for_update())
-CUSTOMERS = Customer.__table__
+# Customers no prompt may reach now: they said stop, or the shop is talking to them (HANDOVER_QUIET).
 NOT_TO_PROMPT = select(CUSTOMERS.c.phone).where(one_of(CUSTOMERS.c.phone, "phones"), or_(
     CUSTOMERS.c.opted_out, CUSTOMERS.c.quiet_until > bindparam("now", type_=CUSTOMERS.c.quiet_until.type)))
 WITH_PROOFS = select(PROOFS.c.order_id).where(one_of(PROOFS.c.order_id, "ids"))
@@ -124,15 +125,16 @@ async def queue_reminders(tx, ids: list[str]) -> int:
     rows = await _still_unpaid(tx, ids)
     if not rows:
         return 0
-    # The shop is talking to some (quiet time: the next sweep after it reminds them); some said stop.
-    left_alone = set((await tx.execute(NOT_TO_PROMPT, {"phones": sorted({row.customer_phone for row in rows}),
-                                                       "now": tx.now()})).scalars())
-    return await outbox.queue(tx, [outbox.message(
-        tx, to=order.customer_phone, kind="payment_reminder", order_id=order.id, key=f"order:{order.id}:payment-reminder",
-        variables={"name": order.customer_name, "reference": order.reference,
-                   "total": alerts.money(tx.settings, order.total),
-                   "payment_instructions": tx.settings.payment_instructions})
-        for order in rows if order.customer_phone not in left_alone])
+    # A customer in quiet time is reminded by the first sweep after it.
+    phones = sorted({row.customer_phone for row in rows})
+    left_alone = set((await tx.execute(NOT_TO_PROMPT, {"phones": phones, "now": tx.now()})).scalars())
+    reminders = [outbox.message(tx, to=order.customer_phone, kind="payment_reminder", order_id=order.id,
+                                key=f"order:{order.id}:payment-reminder",
+                                variables={"name": order.customer_name, "reference": order.reference,
+                                           "total": alerts.money(tx.settings, order.total),
+                                           "payment_instructions": tx.settings.payment_instructions})
+                 for order in rows if order.customer_phone not in left_alone]
+    return await outbox.queue(tx, reminders)
 
 
 async def expire_unpaid(uow) -> str:
