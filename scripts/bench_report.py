@@ -174,10 +174,13 @@ def add_scale(t: Table, scale: dict, db: str) -> None:
                       else "; no ANALYZE (the server never runs it)"))
     over = []
     indexing = scale["loads"][-1].get("search_index")
-    if indexing and indexing["transactions"]:  # SQLite: the orders loaded go into the search index in chunks
+    postgres = db.startswith("postgres")
+    if indexing and indexing["transactions"]:  # the orders loaded go into the search index (SQLite: in chunks)
+        done = ("the trigram index's pending list folded in" if postgres
+                else f"{indexing['indexed']} new orders indexed in")
         t.add(f"job search index at {short(sizes[-1])} orders: longest tx", indexing["transactions"], "", None, None,
-              None, indexing["longest_ms"], f"{indexing['indexed']} new orders indexed in {indexing['seconds'] * 1000:.0f} ms")
-        if not indexing["longest_ms"] <= LOCK_TARGET_MS:
+              None, indexing["longest_ms"], f"{done} {indexing['seconds'] * 1000:.0f} ms")
+        if not postgres and not indexing["longest_ms"] <= LOCK_TARGET_MS:  # PostgreSQL takes no database-wide lock
             over.append(f"search index {indexing['longest_ms']:.1f} ms")
     for job in scale["jobs"]:
         cold, warm = job["runs"]

@@ -168,8 +168,9 @@ async def bulk_load(url: str, start: int, count: int) -> dict:
 
 
 async def _index_for_search(engine, url: str) -> dict:
-    """What a server's scheduler does with orders it did not write itself (SQLite): put them into the
-    search index, in its chunks (core/search_index.py); a server running meanwhile may take some."""
+    """What a server's scheduler does with orders it did not write itself: put them into the search
+    index, in its chunks (SQLite), or fold the trigram index's pending list in (PostgreSQL)
+    (core/search_index.py); a server running meanwhile may do some of it first."""
     from core import search_index
     from core.db import make_sessionmaker
     from core.settings import Settings

@@ -76,14 +76,19 @@ KEEP_UP_EVERY_S = 1
 
 
 async def keep_up(uow, complaint: Throttled) -> None:
-    """Fold the tallies and index new orders for search: each answer is exact without it, only slower."""
+    """Fold the tallies: each count is exact without it, only slower."""
     try:
         await tallies.fold(uow)
     except Exception:  # the sums stay exact unfolded; the next interval tries again
         complaint.exception("folding the tallies failed")
+
+
+async def index_new_orders(uow, complaint: Throttled) -> None:
+    """Index new orders for search (a job of its own: on PostgreSQL folding a long pending list into
+    the trigram index can take a while, and the tallies must not wait for it)."""
     try:
         await search_index.catch_up(uow)
-    except Exception:  # the search tests what is not indexed row by row; the next interval tries again
+    except Exception:  # the search is exact without it, only slower; the next interval tries again
         complaint.exception("indexing new orders for search failed")
 
 
@@ -96,7 +101,9 @@ def start(uow, settings: Settings, meters: Meters | None = None) -> AsyncIOSched
     # thousands: at 5 s, summing them was an eighth of a PostgreSQL list's time), nor a search tests
     # more than a second's new orders row by row; each is a few short transactions.
     scheduler.add_job(keep_up, IntervalTrigger(seconds=KEEP_UP_EVERY_S), args=(uow, Throttled(log)),
-                      id="keep_up", name="fold the tallies, index new orders", max_instances=1, coalesce=True,
+                      id="keep_up", name="fold the tallies", max_instances=1, coalesce=True, misfire_grace_time=300)
+    scheduler.add_job(index_new_orders, IntervalTrigger(seconds=KEEP_UP_EVERY_S), args=(uow, Throttled(log)),
+                      id="index_new_orders", name="index new orders for search", max_instances=1, coalesce=True,
                       misfire_grace_time=300)
     scheduler.start()
     return scheduler
