@@ -5,12 +5,17 @@ the plain substring test over the rows gives, for any text at all, on both datab
 orders join the index in batches (core/search_index.py): the answers must not depend on how many of
 them it holds yet."""
 import asyncio
+import logging
+import uuid
 
 import pytest
 from sqlalchemy import func, or_, select, text
+from sqlalchemy.engine import make_url
 
 from core import search_index
+from core.db import make_engine, make_sessionmaker
 from core.models import Order
+from core.uow import UnitOfWork
 from tests.databases import postgres_only, sqlite_only
 from tests.helpers import make_product, order_body
 from webhooks.app import create_app
@@ -192,3 +197,30 @@ async def test_new_orders_are_folded_into_the_trigram_index_once(client, admin, 
     assert first >= 1 and again == 0
     wanjiru = orders[0]
     assert await api_answer(client, admin, "kamau", 20, 0) == (1, [wanjiru["id"]])
+
+
+@postgres_only
+async def test_a_role_that_may_not_fold_the_index_is_told_once_and_keeps_serving(db_url, settings, caplog):
+    """Folding the pending list takes the table's owner; a server running as another role says what
+    to do once, and its scheduler's catch-up goes on without error."""
+    role = f"orderdesk_reader_{uuid.uuid4().hex[:8]}"
+    owner = make_engine(db_url)
+    async with owner.begin() as conn:
+        await conn.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+        await conn.execute(text(f'GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO "{role}"'))
+    engine = make_engine(make_url(db_url).set(username=role, password=None).render_as_string(hide_password=False))
+    try:
+        uow = UnitOfWork(make_sessionmaker(engine), settings)
+        with caplog.at_level(logging.WARNING, logger="orderdesk.search"):
+            folded = [await search_index.fold_pending(uow) for _ in range(3)]
+            assert await search_index.catch_up(uow) == 0
+    finally:
+        await engine.dispose()
+        async with owner.begin() as conn:
+            await conn.execute(text(f'DROP OWNED BY "{role}"'))
+            await conn.execute(text(f'DROP ROLE "{role}"'))
+        await owner.dispose()
+
+    assert folded == [0, 0, 0]
+    [told] = [r.getMessage() for r in caplog.records if r.name == "orderdesk.search"]
+    assert "ALTER TABLE orders OWNER TO" in told
