@@ -3,8 +3,8 @@
 APScheduler decides when; the database decides who: every run goes through `jobs.run_once` with a
 due key (the sweep's time slot, or the digest's local date), so with several server processes on
 one PostgreSQL each due time runs once. Beside the jobs, every process folds the tallies
-(core/tallies.py) and, on SQLite, indexes new orders for search (core/search_index.py) every second,
-which is safe to do anywhere at any time.
+(core/tallies.py) and indexes new orders for search (core/search_index.py: on SQLite its backlog, on
+PostgreSQL the trigram index's pending list) every second, which is safe to do anywhere at any time.
 """
 from __future__ import annotations
 
