@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core import orders
-from core.db import dialect_of
+from core.db import dialect_of, one_of
 from core.models import Customer, Order
 from core.status import Status
 
@@ -38,18 +39,19 @@ _GET = select(*_COLUMNS).where(CUSTOMERS.c.phone == bindparam("phone"))
 _SAVE = (update(CUSTOMERS).where(CUSTOMERS.c.phone == bindparam("key"))
          .values(current_order_id=bindparam("current_order_id"), opted_out=bindparam("opted_out"),
                  quiet_until=bindparam("quiet_until")))
-_TOUCH: dict[str, object] = {}
+# Those of a list of phones no prompt may reach now: they said stop, or the shop is talking to them.
+_LEFT_ALONE = select(CUSTOMERS.c.phone).where(one_of(CUSTOMERS.c.phone, "phones"), or_(
+    CUSTOMERS.c.opted_out, CUSTOMERS.c.quiet_until > bindparam("now", type_=CUSTOMERS.c.quiet_until.type)))
 
 
+@lru_cache
 def _touch_statement(dialect: str):
     """INSERT the customer, or on their phone UPDATE what was given (a NULL keeps what is there),
     RETURNING the row; on PostgreSQL the row stays locked until the transaction ends."""
-    if dialect not in _TOUCH:
-        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(CUSTOMERS)
-        kept = {name: func.coalesce(insert.excluded[name], CUSTOMERS.c[name])
-                for name in ("wa_id", "profile_name", "last_inbound_at", "referral")}
-        _TOUCH[dialect] = insert.on_conflict_do_update(index_elements=["phone"], set_=kept).returning(*_COLUMNS)
-    return _TOUCH[dialect]
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(CUSTOMERS)
+    kept = {name: func.coalesce(insert.excluded[name], CUSTOMERS.c[name])
+            for name in ("wa_id", "profile_name", "last_inbound_at", "referral")}
+    return insert.on_conflict_do_update(index_elements=["phone"], set_=kept).returning(*_COLUMNS)
 
 
 async def touch(uow, phone: str, *, wa_id: str | None = None, profile_name: str | None = None,
@@ -94,3 +96,8 @@ def owns(customer: Contact, order: Order) -> bool:
 
 def is_quiet(uow, customer: Contact) -> bool:
     return customer.quiet_until is not None and customer.quiet_until > uow.now()
+
+
+async def left_alone(uow, phones) -> set[str]:
+    """Those of `phones` no prompt (a reminder) may reach now: opted out, or in quiet time (`is_quiet`)."""
+    return set((await uow.execute(_LEFT_ALONE, {"phones": sorted(set(phones)), "now": uow.now()})).scalars())

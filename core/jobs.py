@@ -16,12 +16,12 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import bindparam, exists, func, literal, or_, select, update
+from sqlalchemy import bindparam, exists, func, literal, select, update
 
-from core import alerts, ledger, orders, outbox, tallies
+from core import alerts, customers, ledger, orders, outbox, tallies
 from core.clock import day_start
 from core.db import insert_unless_taken, one_of
-from core.models import Customer, JobRun, Order, OrderEvent, OutboundMessage, PaymentProof, Product
+from core.models import JobRun, Order, OrderEvent, OutboundMessage, PaymentProof, Product
 from core.status import PaymentStatus, Status
 
 BATCH = 200  # orders a sweep handles at most; the next sweep takes the rest
@@ -72,8 +72,7 @@ def _batches(ids: list, size: int):
         yield ids[start:start + size]
 
 
-ORDERS, OUTBOX, PROOFS, CUSTOMERS = (Order.__table__, OutboundMessage.__table__, PaymentProof.__table__,
-                                     Customer.__table__)
+ORDERS, OUTBOX, PROOFS = Order.__table__, OutboundMessage.__table__, PaymentProof.__table__
 # Pending, unpaid and created before the cutoff: found through ix_orders_unpaid, oldest first.
 UNPAID_PENDING = (ORDERS.c.status == Status.PENDING.value, ORDERS.c.payment_status == PaymentStatus.UNPAID.value,
                   ORDERS.c.created_at <= bindparam("cutoff"))
@@ -90,9 +89,6 @@ DUE_EXPIRIES = select(ORDERS.c.id).where(*UNPAID_PENDING, NO_PROOF).order_by(ORD
 BATCH_OF_ORDERS = (select(ORDERS.c.id, ORDERS.c.status, ORDERS.c.payment_status, ORDERS.c.reference,
                           ORDERS.c.customer_name, ORDERS.c.customer_phone, ORDERS.c.total)
                    .where(one_of(ORDERS.c.id, "ids")).with_for_update())
-# Customers no prompt may reach now: they said stop, or the shop is talking to them (HANDOVER_QUIET).
-NOT_TO_PROMPT = select(CUSTOMERS.c.phone).where(one_of(CUSTOMERS.c.phone, "phones"), or_(
-    CUSTOMERS.c.opted_out, CUSTOMERS.c.quiet_until > bindparam("now", type_=CUSTOMERS.c.quiet_until.type)))
 WITH_PROOFS = select(PROOFS.c.order_id).where(one_of(PROOFS.c.order_id, "ids"))
 
 
@@ -126,8 +122,7 @@ async def queue_reminders(tx, ids: list[str]) -> int:
     if not rows:
         return 0
     # A customer in quiet time is reminded by the first sweep after it.
-    phones = sorted({row.customer_phone for row in rows})
-    left_alone = set((await tx.execute(NOT_TO_PROMPT, {"phones": phones, "now": tx.now()})).scalars())
+    left_alone = await customers.left_alone(tx, [row.customer_phone for row in rows])
     reminders = [outbox.message(tx, to=order.customer_phone, kind="payment_reminder", order_id=order.id,
                                 key=f"order:{order.id}:payment-reminder",
                                 variables={"name": order.customer_name, "reference": order.reference,
