@@ -21,7 +21,7 @@ from sqlalchemy import (Boolean, Integer, String, bindparam, cast, exists, func,
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
-from core import outbox, stock, views
+from core import outbox, views
 from core.db import insert_unless_taken
 from core.models import OrderEvent, OrderItem, OutboundMessage, StockMovement, UTCDateTime
 from core.references import lookup_key
@@ -36,32 +36,27 @@ EVENT_ROW = ("kind", "from_status", "to_status", "actor", "note", "at")
 MESSAGE_ROW = ("key", "kind", "to_phone", "body", "variables", "order_id", "status", "attempts", "next_attempt_at",
                "content_sid", "content_variables", "request_id", "created_at", "updated_at")  # outbox.message's keys
 MOVEMENT_ROW = ("product_id", "delta", "reason", "actor", "at")
-LEVEL_ARRAYS = ("stock_ids", "stock_names", "stock_barcodes", "stock_levels")  # the change's stock.Level rows
 
 
 async def change(uow, order: OrderView, *, status: str, event: EventView, messages: list[dict],
-                 movements: list[dict] = (), proofs: bool = True, **changes) -> list[stock.Level] | None:
+                 movements: list[dict] = (), proofs: bool = True, **changes) -> bool:
     """Move `order` from the status it was read with to `status` (`changes`: its payment_status or
-    stock_taken too), write `event`, queue `messages` (rows of outbox.message), record `movements`
-    (rows of stock.movements) and change the products' stock by them; then fill in the order's
-    history and, with `proofs`, its payment proofs, for the answer. Returns the products' levels
-    after the movements (none without), or None with nothing written if the order's status is not
-    the one read (the caller holds the row lock, so it always is). Raises InsufficientStock after
-    writing the rest: the caller's transaction (or savepoint) must roll back then."""
+    stock_taken too), write `event`, queue `messages` (rows of outbox.message) and record `movements`
+    (rows of stock.movements); then fill in the order's history and, with `proofs`, its payment
+    proofs, for the answer. False, with nothing written, if the order's status is not the one read
+    (the caller holds the row lock, so it always is)."""
     before, at = order.status, event.at
     if uow.conn.dialect.name != "postgresql":
         values = {"updated_at": at, **changes, **({"status": status} if status != before else {})}
         if (await uow.execute(UPDATE_ORDER, {"b_id": order.id, "b_status": before, **values})).rowcount != 1:
-            return None
+            return False
         await uow.execute(INSERT_EVENT, {"order_id": order.id, **_row(event, EVENT_ROW)})
         await outbox.queue(uow, messages)
-        levels = []
         if movements:
             await uow.execute(INSERT_MOVEMENTS, [{"order_id": order.id, **movement} for movement in movements])
-            levels = await stock.apply(uow, order.reference, movements)
         _changed(order, status, at, changes)
         await views.attach(uow, [order], items=False, proofs=proofs)
-        return levels
+        return True
     # As views.attach: an order still unpaid after the change has no proofs to read.
     paid = changes.get("payment_status", order.payment_status) != "unpaid"
     rows = (await uow.execute(CHANGE, {
@@ -70,9 +65,7 @@ async def change(uow, order: OrderView, *, status: str, event: EventView, messag
         "b_proofs": proofs and paid, **_prefixed("e", _row(event, EVENT_ROW)), **_arrays("m", messages, MESSAGE_ROW),
         **_arrays("mv", movements, MOVEMENT_ROW)})).all()
     if not rows or not rows[0].moved:
-        return None
-    levels = await stock.all_applied(uow, order.reference, movements, [
-        stock.Level(*level) for level in zip(*(getattr(rows[0], name) or () for name in LEVEL_ARRAYS))])
+        return False
     outbox.count_queued(uow, rows[0].queued)
     _changed(order, status, at, changes)
     for row in rows:
@@ -82,7 +75,7 @@ async def change(uow, order: OrderView, *, status: str, event: EventView, messag
             order.payment_proofs.append(ProofView(row.kind, row.provider, row.transaction_code, row.amount,
                                                   row.currency, row.received_at, row.media_url, row.flags,
                                                   row.verified_by))
-    return levels
+    return True
 
 
 async def create(uow, order: OrderView, event: EventView, messages: list[dict]) -> bool:
@@ -191,9 +184,6 @@ def _change_statement():
     record = (postgresql.insert(MOVEMENTS).from_select(
         ["order_id", *MOVEMENT_ROW], select(bindparam("b_id", type_=String), *movements.c).where(happened))
         .cte("movements"))
-    levels = stock.applied(movements, happened)
-    level_arrays = [select(func.array_agg(aggregate_order_by(column, levels.c.id))).scalar_subquery().label(name)
-                    for column, name in zip(levels.c, LEVEL_ARRAYS)]
     # History and proofs as one list of rows: `part` tells them apart, the other's columns are NULL.
     no_event = [cast(null(), EVENTS.c[name].type) for name in EVENT_ROW[1:]]
     no_proof = [cast(null(), column.type).label(column.name) for column in views.PROOF_COLUMNS[2:]]
@@ -206,7 +196,7 @@ def _change_statement():
                *(PROOFS.c[column.name] for column in views.PROOF_COLUMNS[2:]))
         .where(PROOFS.c.order_id == of_order, bindparam("b_proofs", type_=Boolean)),
     ).subquery("answer")
-    return (select(_count(moved, "moved"), _count(_queue(happened), "queued"), *level_arrays, *answer.c)
+    return (select(_count(moved, "moved"), _count(_queue(happened), "queued"), *answer.c)
             .order_by(answer.c.part, answer.c.id).add_cte(record))
 
 

@@ -163,13 +163,16 @@ async def confirm_order(uow, key: str, actor: str) -> Outcome:
         return Outcome(await _whole(uow, order), changed=False)
     _check_allowed(order, Status.CONFIRMED)
     reported = order.payment_status != PaymentStatus.UNPAID  # whether it can have proofs to show
-    # The stock is taken with the order's change, last: the products' rows, which every confirm of them
-    # waits for, are locked only from then to the commit. A shortage raises after the rest was written,
-    # and the caller does not commit (or rolls back to its savepoint): nothing of it stays.
-    touched = await _move(uow, order, Status.CONFIRMED, actor, kind="order_confirmed", proofs=reported,
-                          movements=stock.movements(order, taken=True, reason=f"confirmed {order.reference}",
-                                                    actor=actor, now=uow.now()),
-                          stock_taken=True, payment_status=PaymentStatus.VERIFIED.value)
+    # The order's change first (with the stock movements), the stock last: the products' rows, which
+    # every confirm of them waits for, are locked only from that statement to the commit. A shortage
+    # raises after the change was written, and the caller does not commit (or rolls back to its
+    # savepoint): nothing of it stays.
+    now = uow.now()
+    await _move(uow, order, Status.CONFIRMED, actor, kind="order_confirmed", proofs=reported,
+                movements=stock.movements(order, taken=True, reason=f"confirmed {order.reference}", actor=actor,
+                                          now=now),
+                stock_taken=True, payment_status=PaymentStatus.VERIFIED.value)
+    touched = await stock.take_for_order(uow, order, now)
     await outbox.queue(uow, stock.low_stock_alerts(uow, touched, order, cause=f"confirm:{order.id}"))
     return Outcome(order, touched_products=touched)
 
@@ -188,11 +191,13 @@ async def cancel_order(uow, key: str, actor: str, reason: str = "", *, by_custom
         raise NotAllowed(f"Order {order.reference} is {order.status}; only a pending order can be cancelled "
                          f"by the customer.", {"reference": order.reference, "status": order.status})
     _check_allowed(order, Status.CANCELLED)
-    restock = order.stock_taken
+    restock, now = order.stock_taken, uow.now()
     movements = stock.movements(order, taken=False, reason=f"cancelled {order.reference}", actor=actor,
-                                now=uow.now()) if restock else []
-    touched = await _move(uow, order, Status.CANCELLED, actor, note=reason, kind="order_cancelled",
-                          movements=movements, **({"stock_taken": False} if restock else {}))
+                                now=now) if restock else []
+    await _move(uow, order, Status.CANCELLED, actor, note=reason, kind="order_cancelled", movements=movements,
+                **({"stock_taken": False} if restock else {}))
+    # Last, as in confirm_order: the products' rows are locked only from here to the commit.
+    touched = await stock.return_for_order(uow, order, now) if restock else []
     return Outcome(order, touched_products=touched)
 
 
@@ -256,12 +261,11 @@ def _check_allowed(order, wanted: Status) -> None:
 
 
 async def _move(uow, order: OrderView, to: Status, actor: str, *, kind: str, note: str = "", movements=(),
-                proofs: bool = True, **changes) -> list[stock.Level]:
+                proofs: bool = True, **changes) -> None:
     """The status write itself (with any other `changes` of the row), guarded by the status we read,
-    plus its history row, the customer's message and the stock `movements` of the change, applied
-    to the products (core/order_writes.py: one statement on PostgreSQL); the order then carries its
-    history and (`proofs`) payment proofs as they stand, for the answer. Returns the products' levels
-    after the movements; raises InsufficientStock."""
+    plus its history row, the customer's message and the stock `movements` of the change
+    (core/order_writes.py: one statement on PostgreSQL); the order then carries its history and
+    (`proofs`) payment proofs as they stand, for the answer."""
     now = uow.now()
     # Statuses only move forward, so (order, status) names the event: one message per transition.
     told = outbox.message(uow, to=order.customer_phone, kind="order_status", order_id=order.id,
@@ -269,11 +273,10 @@ async def _move(uow, order: OrderView, to: Status, actor: str, *, kind: str, not
                           variables={"name": order.customer_name, "reference": order.reference, "status": to.value,
                                      "note": note or "", "total": alerts.money(uow.settings, order.total)})
     event = EventView(kind, order.status, to.value, actor, note or "", now)
-    levels = await order_writes.change(uow, order, status=to.value, event=event, messages=[told],
-                                       movements=movements, proofs=proofs, **changes)
-    if levels is None:  # pragma: no cover - the row lock makes this unreachable; kept as a guard
+    written = await order_writes.change(uow, order, status=to.value, event=event, messages=[told],
+                                        movements=movements, proofs=proofs, **changes)
+    if not written:  # pragma: no cover - the row lock makes this unreachable; kept as a guard
         raise InvalidTransition(order.reference, "changed meanwhile", to.value, [])
-    return levels
 
 
 async def _check_pending_limit(session, phone: str, limit: int) -> None:

@@ -1,13 +1,11 @@
 """Every change of stock. The SQL that concurrency depends on lives here and nowhere else.
 
-An order's confirm takes its stock and its cancel puts it back as its stock movements (one row per
-product, in product-id order, the delta signed): each is one guarded UPDATE of the product
-(`... SET stock_quantity = stock_quantity + delta WHERE stock_quantity + delta >= 0 RETURNING ...`;
-a product it does not return is short), in product-id order so two transactions never wait on each
-other in a cycle. On SQLite they run one by one; on PostgreSQL they are a sub-statement of the
-order's change (`applied`, in core/order_writes.py's one statement), where the products' rows are
-locked in that order first. A short line does not stop the check: every short item is reported,
-and the caller's transaction rolls back so no stock changes at all.
+Each change is one conditional UPDATE per product (`... WHERE stock_quantity >= :q RETURNING ...`;
+a product it does not return is short), applied in product-id order so two transactions never
+wait on each other in a cycle. An order's UPDATEs go to the database together
+(UnitOfWork.execute_each: one round trip on PostgreSQL, where the server still runs them one by
+one, in that order). A short line does not stop the check: every short item is reported, and the
+caller's transaction rolls back so no stock changes at all.
 """
 from __future__ import annotations
 
@@ -28,10 +26,12 @@ MAX_STOCK = 1_000_000
 
 products = Product.__table__
 LEVEL = (products.c.id, products.c.name, products.c.barcode, products.c.stock_quantity)
-# Built once; the values come as parameters.
-MOVE = (update(products).where(products.c.id == bindparam("b_id"),
-                               products.c.stock_quantity + bindparam("b_delta") >= 0)
-        .values(stock_quantity=products.c.stock_quantity + bindparam("b_delta"), updated_at=bindparam("b_now"))
+# Built once; the quantity and time come as parameters.
+TAKE = (update(products).where(products.c.id == bindparam("b_id"), products.c.stock_quantity >= bindparam("b_quantity"))
+        .values(stock_quantity=products.c.stock_quantity - bindparam("b_quantity"), updated_at=bindparam("b_now"))
+        .returning(*LEVEL))
+GIVE = (update(products).where(products.c.id == bindparam("b_id"))
+        .values(stock_quantity=products.c.stock_quantity + bindparam("b_quantity"), updated_at=bindparam("b_now"))
         .returning(*LEVEL))
 SELECT_LEVEL = select(*LEVEL).where(products.c.id == bindparam("b_id"))
 
@@ -46,51 +46,38 @@ class Level:
     stock_quantity: int
 
 
+async def take_for_order(uow, order, now: datetime) -> list[Level]:
+    """Reduce stock for every line of `order`, all or none. Returns the products touched, as they are now."""
+    wanted = _per_product(order)
+    ids = sorted(wanted)
+    taken = (await uow.execute_each(TAKE, [{"b_id": product_id, "b_quantity": wanted[product_id], "b_now": now}
+                                           for product_id in ids])).all()
+    if len(taken) < len(ids):
+        found = {row.id for row in taken}
+        shortages = []
+        for product_id in ids:
+            if product_id not in found:
+                product = (await uow.execute(SELECT_LEVEL, {"b_id": product_id})).first()
+                shortages.append(Shortage(product_id, product.name, product.barcode, wanted[product_id],
+                                          product.stock_quantity))
+        raise InsufficientStock(order.reference, shortages)
+    return [Level(*row) for row in taken]
+
+
+async def return_for_order(uow, order, now: datetime) -> list[Level]:
+    """Put back what a confirm took. The caller guards that this happens once per order."""
+    given = _per_product(order)
+    rows = await uow.execute_each(GIVE, [{"b_id": product_id, "b_quantity": given[product_id], "b_now": now}
+                                         for product_id in sorted(given)])
+    return [Level(*row) for row in rows]
+
+
 def movements(order, *, taken: bool, reason: str, actor: str, now: datetime) -> list[dict]:
     """The stock movements of what `order`'s confirm takes (`taken`) or its cancel puts back, one per
-    product in product-id order: the order's change writes them and applies them to the products
-    (core/order_writes.py)."""
+    product: rows the order's change writes with it (core/order_writes.py)."""
     sign = -1 if taken else 1
     return [{"product_id": product_id, "delta": sign * quantity, "reason": reason, "actor": actor, "at": now}
             for product_id, quantity in sorted(_per_product(order).items())]
-
-
-async def apply(uow, reference: str, moves: list[dict]) -> list[Level]:
-    """Change each product's stock by its movement's delta, all or none (rows of `movements`, for the
-    order `reference`); the levels they leave, in product-id order. Raises InsufficientStock."""
-    levels = []
-    for move in moves:
-        levels += [Level(*row) for row in await uow.execute(MOVE, {"b_id": move["product_id"], "b_delta": move["delta"],
-                                                                   "b_now": move["at"]})]
-    return await all_applied(uow, reference, moves, levels)
-
-
-async def all_applied(uow, reference: str, moves: list[dict], levels: list[Level]) -> list[Level]:
-    """`levels` when every movement of `moves` changed its product; otherwise InsufficientStock naming
-    every product short, as it stands now. (Putting stock back is never short.)"""
-    if len(levels) == len(moves):
-        return levels
-    changed = {level.id for level in levels}
-    shortages = []
-    for move in moves:
-        if move["product_id"] not in changed:
-            product = (await uow.execute(SELECT_LEVEL, {"b_id": move["product_id"]})).first()
-            shortages.append(Shortage(product.id, product.name, product.barcode, -move["delta"],
-                                      product.stock_quantity))
-    raise InsufficientStock(reference, shortages)
-
-
-def applied(moves, happened):
-    """PostgreSQL: `apply` as a sub-statement (a CTE) of the statement that writes the movements
-    `moves` (a FROM item of product_id, delta, at), if `happened`: the products' rows locked in id order,
-    then each changed by its delta unless that would take it below zero; returns their levels."""
-    locked = (select(products.c.id).where(products.c.id.in_(select(moves.c.product_id)), happened)
-              .order_by(products.c.id).with_for_update().cte("locked").prefix_with("MATERIALIZED"))
-    return (update(products)
-            .where(products.c.id == moves.c.product_id, products.c.id.in_(select(locked.c.id)),
-                   products.c.stock_quantity + moves.c.delta >= 0)
-            .values(stock_quantity=products.c.stock_quantity + moves.c.delta, updated_at=moves.c.at)
-            .returning(*LEVEL).cte("stock"))
 
 
 def _per_product(order) -> Counter:

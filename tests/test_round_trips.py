@@ -112,9 +112,9 @@ async def test_each_write_request_is_as_few_round_trips_as_pinned(counted, admin
     seen = await _round(client, trips, admin, products)
 
     # create: BEGIN, the products, the order with its lines, history and the admins' alert, COMMIT.
-    # confirm: BEGIN, the token, the order locked with its lines, the order's UPDATE with its history,
-    # message and stock movements and the products' guarded UPDATEs, COMMIT. A status change takes no
-    # stock; a cancel of a confirmed order puts it back, in the same statement.
+    # confirm: BEGIN, the token, the order locked with its lines, the products' guarded UPDATEs (sent
+    # together), the order's UPDATE with its history, message and stock movements, COMMIT. A status
+    # change takes no stock; a cancel of a confirmed order puts it back.
     assert {name: len(round_trips) for name, round_trips in seen.items()} == {
-        "create": 4, "confirm": 5, "status": 5, "cancel": 5}, seen
+        "create": 4, "confirm": 6, "status": 5, "cancel": 6}, seen
     assert seen["confirm"][0].startswith("BEGIN") and seen["confirm"][-1].startswith("COMMIT"), seen
