@@ -9,7 +9,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    Column,
     DateTime,
     ForeignKey,
     Index,
@@ -19,7 +18,6 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
-    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -154,14 +152,9 @@ class Order(Base):
         Index("ix_orders_status_created_id", "status", "created_at", "id"),
         # The reminder and expiry sweeps: pending unpaid orders, oldest first.
         Index("ix_orders_unpaid", "status", "payment_status", "created_at"),
-        # Search (core/views.py) on PostgreSQL: trigrams of exactly what it compares. SQLite searches an
-        # FTS5 table instead (orders_search, made and kept in step by migration 0005's SQL).
-        Index("ix_orders_search_trgm", func.lower(Column("reference")).label("reference_lower"),
-              func.lower(Column("customer_name")).label("customer_name_lower"),
-              func.lower(Column("customer_phone")).label("customer_phone_lower"),
-              postgresql_using="gin",
-              postgresql_ops={"reference_lower": "gin_trgm_ops", "customer_name_lower": "gin_trgm_ops",
-                              "customer_phone_lower": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
+        # Search (core/views.py) reads a table of its own made by migrations' SQL, which the models
+        # cannot describe: an FTS5 table on SQLite (0005, 0015), a table with a pg_trgm index on
+        # PostgreSQL (0016), each kept in step with the orders by triggers.
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)

@@ -193,9 +193,9 @@ async def attach(uow, views: list[OrderView], *, items: bool = True, history: bo
 #
 # A search matches an order when the term, in lower case, is a substring of lower() of its reference,
 # customer name or phone. Terms of three characters or more are looked up in a trigram index of those
-# very lower() values (migration 0005): on SQLite a contentless FTS5 table whose rowids are the
-# orders' (new orders join it in batches and are tested row by row until then: core/search_index.py),
-# on PostgreSQL a GIN index of pg_trgm, which PostgreSQL rechecks against the rows. Shorter
+# very lower() values (core/search_index.py): on SQLite a contentless FTS5 table whose rowids are the
+# orders' (new orders join it in batches and are tested row by row until then), on PostgreSQL a GIN
+# index of pg_trgm on a narrow table of them, which PostgreSQL rechecks against its rows. Shorter
 # terms cannot use trigrams and are tested row by row. Either way the term is only ever a value: an
 # FTS5 phrase in double quotes, a LIKE pattern with its wildcards escaped, or the plain substring test.
 
@@ -226,7 +226,7 @@ def _indexed(dialect: str):
     """The same meaning, in the form the trigram index answers."""
     if dialect == "sqlite":
         return ORDERS_ROWID.in_(_sqlite_matches())
-    return or_(*(func.lower(column).like(bindparam("pattern"), escape="/") for column in SEARCHED))
+    return orders_t.c.id.in_(search_index.TEXT_MATCHES)
 
 
 def _search_terms(search: str | None, dialect: str) -> tuple[str | None, dict]:
@@ -237,10 +237,13 @@ def _search_terms(search: str | None, dialect: str) -> tuple[str | None, dict]:
         return None, {}
     parameters = {"term": term, "phrase": '"' + term.replace('"', '""') + '"',
                   "pattern": "%" + term.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"}
+    if dialect == "sqlite":
+        return ("indexed" if len(term) >= TRIGRAM else "scan"), parameters
     # pg_trgm takes its trigrams from runs of letters and digits only; a term without such a run of
-    # three would make it read the whole index.
-    usable = term if dialect == "sqlite" else max(re.split(r"[\W_]+", term), key=len)
-    return ("indexed" if len(usable) >= TRIGRAM else "scan"), parameters
+    # three would make it read the whole index. A line break would match across two of the values
+    # the indexed text joins with line breaks (core/search_index.py).
+    usable = max(re.split(r"[\W_]+", term), key=len)
+    return ("indexed" if len(usable) >= TRIGRAM and "\n" not in term else "scan"), parameters
 
 
 def _statement(dialect: str, what: str, status: bool, phone: bool, account: bool, search: str | None):
@@ -265,9 +268,12 @@ def _statement(dialect: str, what: str, status: bool, phone: bool, account: bool
         elif search:
             where.append(_indexed(dialect))
         if what == "count":
-            only_fts = dialect == "sqlite" and search == "indexed" and not (status or phone or account)
-            _STATEMENTS[key] = (select(func.count()).select_from(_sqlite_matches().subquery()) if only_fts else
-                                select(func.count()).select_from(orders_t).where(*where))
+            # Only the search: counted in the index's own table, without reading the orders.
+            if search == "indexed" and not (status or phone or account):
+                matches = _sqlite_matches().subquery() if dialect == "sqlite" else search_index.TEXT_MATCHES.subquery()
+                _STATEMENTS[key] = select(func.count()).select_from(matches)
+            else:
+                _STATEMENTS[key] = select(func.count()).select_from(orders_t).where(*where)
         elif what in ("ids in order", "rows in order"):
             _STATEMENTS[key] = (select(*(ORDER_COLUMNS if what == "rows in order" else (orders_t.c.id,)))
                                 .where(*where).order_by(*NEWEST_FIRST)

@@ -104,8 +104,6 @@ def test_db_upgrade_keeps_the_data_already_there(empty_database, tmp_path):
     assert count > 0
 
 
-# The trigram index is PostgreSQL's (SQLite searches an FTS5 table); Alembic says it skips it on SQLite.
-@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index 'ix_orders_search_trgm'")
 def test_the_migrated_schema_matches_the_models(empty_database):
     upgrade(empty_database)
 
