@@ -16,7 +16,7 @@ chunk took 3.5-4 ms, against 19 ms with FTS5's own merging, and the index stayed
 On PostgreSQL `orders_search_text` holds each order's id and the same three lower() values joined by
 line breaks, written by a trigger with the order and kept in step with it; a GIN index of pg_trgm
 on that text answers the search, and PostgreSQL rechecks its matches against that narrow table's rows
-instead of the orders' (a name found in 6,250 of 100,000 orders: 3 ms instead of 8). Status changes
+instead of the orders' (counting a name found in 6,250 of 100,000 orders: 3 ms instead of 8). Status changes
 no longer write the trigrams again, as they did while the index was on `orders`, whose updates are
 never HOT. The index takes new rows into its pending list (GIN's `fastupdate`): up to 4 MB of new
 entries that every search reads from end to end, folded into the index only by a VACUUM or by the
