@@ -14,14 +14,14 @@ the merging instead (the "merge" command, MERGE_PAGES pages): measured at 100,00
 chunk took 3.5-4 ms, against 19 ms with FTS5's own merging, and the index stayed as compact.
 
 On PostgreSQL `orders_search_text` holds each order's id and the same three lower() values joined by
-line breaks, written by a trigger with the order and kept in step with it; a GIN index of pg_trgm
-on that text answers the search, and PostgreSQL rechecks its matches against that narrow table's rows
-instead of the orders' (counting a name found in 6,250 of 100,000 orders: 3 ms instead of 8). Status changes
-no longer write the trigrams again, as they did while the index was on `orders`, whose updates are
-never HOT. The index takes new rows into its pending list (GIN's `fastupdate`): up to 4 MB of new
-entries that every search reads from end to end, folded into the index only by a VACUUM or by the
-insert that overflows it. Full, it made a name search at 100,000 orders 40-60 ms instead of 6-10 (the
-planner turned to a sequential scan). `catch_up` folds it in every second instead
+line breaks, written by a trigger with the order and kept in step with it; a GIN index of pg_trgm on
+that text answers the search, and PostgreSQL rechecks its matches against that narrow table's rows
+instead of the orders' (counting a name found in 6,250 of 100,000 orders: 3 ms instead of 8). Status
+changes no longer write the trigrams again, as they did while the index was on `orders`, whose
+updates are never HOT. The index takes new rows into its pending list (GIN's `fastupdate`): up to
+4 MB of new entries that every search reads from end to end, folded into the index only by a VACUUM
+or by the insert that overflows it. Full, it made a name search at 100,000 orders 40-60 ms instead
+of 6-10 (the planner turned to a sequential scan). `catch_up` folds it in every second instead
 (`gin_clean_pending_list`), in bulk, outside any request; with `fastupdate` off, every create would
 write its trigrams one by one.
 """

@@ -36,7 +36,8 @@ CUSTOMERS = [  # (name, phone, reference or None for a generated one)
 ]
 
 TERMS = [
-    "kamau\n+2547", "kamau\n", "wanjiru", "WANJIRU", "anj", "ji", "a", "kamau otieno", "2547", "+254", "0733", "733 123", "+49",
+    "wanjiru", "WANJIRU", "anj", "ji", "a", "kamau otieno", "kamau\n+2547", "kamau\n", "2547", "+254", "0733",
+    "733 123", "+49",
     "leg-", "mgx2k7q1", "x7k2", "shop-1738", "1738704998",
     '"', "'", '""', "o'brien", 'r "the', '"the builder"', "%", "_", "%_", "0%", "0% cotton_", "n_s", "*", "* s",
     "(near)", "near", "and or", "not", "^c", "a:b", "{e}", "-d", "\\", "/", "//", "\\s", "lash/", "%%", "__",
